@@ -1,0 +1,1 @@
+"""Evaluation scripts: quality of the pipeline's tables on ../shared gold data."""

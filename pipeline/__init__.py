@@ -1,0 +1,1 @@
+"""The news-ingestion pipeline: options, assembly and the command line."""

@@ -1,0 +1,71 @@
+"""Launch one run: parse options, run the Beam pipeline, publish, summarise."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+import uuid
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.build import build_pipeline
+from pipeline.options import NewsOptions
+from pipeline.output import clear_staging, publish, staging_dir
+from pipeline.summary import counters, format_summary, summarise, write_summary
+from transforms.read import expand_input
+
+
+def _local_runner(options: PipelineOptions):
+    """With no --runner, Beam's in-process portable runner (what DirectRunner
+    uses for batch), pinned so a run never waits on a Prism download."""
+    if options.view_as(StandardOptions).runner:
+        return None
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    return FnApiRunner()
+
+
+def _check_inputs(patterns: list[str]) -> list[str]:
+    """Input patterns that match no file at all (a typo should not run)."""
+    missing = []
+    for pattern in patterns:
+        result = FileSystems.match([expand_input(pattern)])[0]
+        if not result.metadata_list:
+            missing.append(pattern)
+    return missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    options = PipelineOptions(argv if argv is not None else sys.argv[1:])
+    opts = options.view_as(NewsOptions)
+    if not opts.input or not opts.output:
+        print("usage: python -m pipeline --input PATH_OR_GLOB [--input ...] --output DIR "
+              "[Beam options]", file=sys.stderr)
+        return 2
+    missing = _check_inputs(opts.input)
+    if missing:
+        print(f"error: no input file matches {missing}", file=sys.stderr)
+        return 2
+    if not opts.no_nlp and not opts.model:
+        from transforms.nlp import default_model
+        opts.model = default_model()
+
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    ingested_at = dt.datetime.now(dt.timezone.utc)
+    clear_staging(opts.output)
+    staged = staging_dir(opts.output, run_id)
+    started = time.monotonic()
+    with beam.Pipeline(runner=_local_runner(options), options=options) as p:
+        tables = build_pipeline(p, opts, staged, ingested_at)
+    result = getattr(p, "result", None)
+    publish(opts.output, run_id, tables)
+    seconds = time.monotonic() - started
+    summary = summarise(opts.output, tables, counters(result) if result else {},
+                        seconds, run_id, {k: v for k, v in vars(opts).items()
+                                          if k in ("input", "output", "model", "no_nlp")})
+    write_summary(opts.output, summary)
+    print(format_summary(summary))
+    return 0

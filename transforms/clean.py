@@ -1,0 +1,151 @@
+"""Clean documents: decode bytes, extract main text and metadata with trafilatura.
+
+``clean_document`` is a plain function over one document dict; ``Clean`` wires it
+into Beam with per-document error rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.decode import decode_html
+from transforms.errors import ERRORS, DocumentError, error_row
+
+STAGE = "clean"
+_SPACES = re.compile(r"\s+")
+
+
+class NoMainText(DocumentError):
+    code = "NoMainText"
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case, Unicode form and whitespace normalised."""
+    norm = _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:32]
+
+
+def article_id(text: str) -> str:
+    """Stable id of an article: a hash of its exact cleaned text.
+
+    The same page read as an HTML file, a WARC record or a JSONL line gets the
+    same id; within a run ids are unique because duplicates are dropped.
+    """
+    return hashlib.sha256(b"article\0" + text.encode("utf-8")).hexdigest()[:32]
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """A date from an ISO-like string (``2026-03-04``, ``2026-03-04T10:00Z``)."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of the text (py3langid), the page's declaration as fallback."""
+    if len(text) >= 40:
+        from py3langid.langid import classify  # lazy: loads its model once
+        return classify(text[:20000])[0]
+    return (declared or "").split("-")[0].lower() or None
+
+
+def _normalise_text(text: str) -> str:
+    lines = (line.strip() for line in text.replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def extract(html: str, url: str | None) -> dict | None:
+    """trafilatura's main text and metadata for one page, or None."""
+    import trafilatura
+
+    result = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False,
+        include_tables=False, deduplicate=False)
+    if result is None:
+        return None
+    return result.as_dict() if hasattr(result, "as_dict") else dict(result)
+
+
+def _strings(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value if v and v.strip()]
+
+
+def clean_document(doc: dict) -> dict:
+    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document."""
+    encoding = None
+    meta: dict = {}
+    if doc.get("text") is not None:  # JSONL with extracted text
+        text = doc["text"]
+    else:
+        html = doc.get("html")
+        if html is None:
+            raw = doc.get("raw") or b""
+            if not raw.strip():
+                raise NoMainText("empty document")
+            html, encoding = decode_html(raw, doc.get("http_charset"))
+        meta = extract(html, doc.get("url")) or {}
+        text = meta.get("text") or ""
+    text = _normalise_text(unicodedata.normalize("NFC", text))
+    if not text:
+        raise NoMainText("no main text found (navigation-only, empty or not an article)")
+    return {
+        "article_id": article_id(text),
+        "source": doc["source"],
+        "input_format": doc["input_format"],
+        "url": meta.get("url") or doc.get("url"),
+        "title": doc.get("title") or meta.get("title"),
+        "author": doc.get("author") or meta.get("author"),
+        "published": parse_date(doc.get("published") or meta.get("date")),
+        "sitename": meta.get("sitename"),
+        "hostname": meta.get("hostname"),
+        "description": meta.get("description"),
+        "categories": _strings(meta.get("categories")),
+        "tags": _strings(meta.get("tags")),
+        "language": detect_language(text, meta.get("language")),
+        "encoding": encoding,
+        "text": text,
+        "word_count": len(text.split()),
+        "content_hash": content_hash(text),
+        "nlp_status": None,
+        "fetched_at": doc.get("fetched_at"),
+    }
+
+
+class CleanFn(beam.DoFn):
+    """``clean_document`` with an error row for each document that fails."""
+
+    def __init__(self):
+        self.articles = Metrics.counter(STAGE, "articles")
+        self.errors = Metrics.counter(STAGE, "errors")
+        self.words = Metrics.counter(STAGE, "words")
+
+    def process(self, doc: dict):
+        try:
+            article = clean_document(doc)
+        except Exception as exc:
+            self.errors.inc()
+            yield beam.pvalue.TaggedOutput(ERRORS, error_row(doc["source"], STAGE, exc))
+            return
+        self.articles.inc()
+        self.words.inc(article["word_count"])
+        yield article
+
+
+class Clean(beam.PTransform):
+    """Documents -> article rows (main output) and error rows (``errors``)."""
+
+    def expand(self, documents):
+        return documents | "Trafilatura" >> beam.ParDo(CleanFn()).with_outputs(
+            ERRORS, main="articles")

