@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh
 if [ $# -eq 0 ]; then
-  set -- --input samples --output output
+  set -- --input samples/html --input samples/articles.jsonl --input samples/articles.warc.gz \
+         --input samples/bad --output output
 fi
 .venv/bin/python -m pipeline "$@"
 output=output

@@ -22,7 +22,7 @@ from transforms.write import WriteTables
 def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollection]:
     """Every output table as a PCollection of rows."""
     read = p | "Read" >> ReadDocuments(opts.input, opts.max_document_bytes)
-    cleaned = read["documents"] | "Clean" >> Clean()
+    cleaned = read["documents"] | "Clean" >> Clean(opts.min_text_chars)
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
     unique = articles | "Deduplicate" >> Deduplicate()
     errors = [read[ERRORS], cleaned[ERRORS]]

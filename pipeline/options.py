@@ -28,5 +28,7 @@ class NewsOptions(PipelineOptions):
                             help="Longer articles are parsed in chunks of this size.")
         parser.add_argument("--max_document_bytes", type=int, default=20_000_000,
                             help="Documents larger than this become errors rows.")
+        parser.add_argument("--min_text_chars", type=int, default=200,
+                            help="Pages with less main text than this become errors rows.")
         parser.add_argument("--progress_seconds", type=float, default=15.0,
                             help="Seconds between progress lines per worker (0: none).")

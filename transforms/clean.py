@@ -82,8 +82,11 @@ def _strings(value) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
-def clean_document(doc: dict) -> dict:
-    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document."""
+def clean_document(doc: dict, min_chars: int = 0) -> dict:
+    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document.
+
+    Raises ``NoMainText`` when no text, or less than ``min_chars`` of it, is found.
+    """
     encoding = None
     meta: dict = {}
     if doc.get("text") is not None:  # JSONL with extracted text
@@ -100,6 +103,9 @@ def clean_document(doc: dict) -> dict:
     text = _normalise_text(unicodedata.normalize("NFC", text))
     if not text:
         raise NoMainText("no main text found (navigation-only, empty or not an article)")
+    if len(text) < min_chars:
+        raise NoMainText(f"only {len(text)} characters of main text (< --min_text_chars "
+                         f"{min_chars}): navigation-only or not an article")
     return {
         "article_id": article_id(text),
         "source": doc["source"],
@@ -126,14 +132,15 @@ def clean_document(doc: dict) -> dict:
 class CleanFn(beam.DoFn):
     """``clean_document`` with an error row for each document that fails."""
 
-    def __init__(self):
+    def __init__(self, min_chars: int):
+        self.min_chars = min_chars
         self.articles = Metrics.counter(STAGE, "articles")
         self.errors = Metrics.counter(STAGE, "errors")
         self.words = Metrics.counter(STAGE, "words")
 
     def process(self, doc: dict):
         try:
-            article = clean_document(doc)
+            article = clean_document(doc, self.min_chars)
         except Exception as exc:
             self.errors.inc()
             yield beam.pvalue.TaggedOutput(ERRORS, error_row(doc["source"], STAGE, exc))
@@ -146,6 +153,10 @@ class CleanFn(beam.DoFn):
 class Clean(beam.PTransform):
     """Documents -> article rows (main output) and error rows (``errors``)."""
 
+    def __init__(self, min_chars: int = 0):
+        super().__init__()
+        self.min_chars = min_chars
+
     def expand(self, documents):
-        return documents | "Trafilatura" >> beam.ParDo(CleanFn()).with_outputs(
+        return documents | "Trafilatura" >> beam.ParDo(CleanFn(self.min_chars)).with_outputs(
             ERRORS, main="articles")

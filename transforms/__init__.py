@@ -1,0 +1,1 @@
+"""Pipeline stages (Beam PTransforms) and the plain extraction functions they wire."""

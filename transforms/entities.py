@@ -1,0 +1,278 @@
+"""Entity linking within one article: spaCy NER spans -> canonical names.
+
+Plain functions over a spaCy ``Doc`` (no Beam). Canonicalisation is per article:
+
+* titles/honorifics ("Gov.", "Dr.", "President") are trimmed from PERSON mentions,
+  a leading "the" from other labels, a trailing possessive ("'s") from all;
+  the mention's offsets cover the trimmed span, so ``text == doc.text[start:end]``;
+* an acronym defined in parentheses after a long form ("Northfield Transit
+  Authority (NTA)") takes the long form's name and label;
+* a partial PERSON name ("Feld", "Omar Feld") links to the longest full PERSON
+  name containing its tokens in order (ties: the earliest in the text);
+* cheap fixes for en_core_web_sm errors: a single-token mention tagged ORG/GPE/...
+  that equals a known person's surname becomes PERSON, and a title-case token
+  the model missed that equals a known surname or defined acronym is added;
+  each canonical name then gets one label (majority vote, PERSON wins ties).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.tokens import Doc, Span, Token
+
+KEEP_LABELS = frozenset({
+    "PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "LAW",
+    "WORK_OF_ART", "LANGUAGE"})
+
+# Lower-cased, without the trailing period. Stripped from the start of PERSON names.
+TITLES = frozenset("""
+mr mrs ms miss mx dr prof professor sir dame lord lady rev reverend fr father
+gov governor sen senator rep representative congressman congresswoman
+president vice prime minister secretary chancellor premier mayor judge justice
+gen general col colonel capt captain lt lieutenant sgt sergeant maj major adm admiral
+cmdr commander det detective officer sheriff chief commissioner ambassador speaker
+councilman councilwoman councillor councilor alderman king queen prince princess
+pope attorney deputy acting former late st saint ceo chairman chairwoman chair
+""".split())
+
+# Labels whose leading "The" is not part of the name ("The Glass Orchard" keeps it).
+THE_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP"})
+
+_POSSESSIVE = re.compile(r"(?:['’]s|s['’])$|['’]$")
+_ACRONYM = re.compile(r"^(?=(?:.*[A-Z]){2})[A-Z][A-Za-z&.\-]{1,11}$")
+_EDGE_PUNCT = "\"'“”‘’.,;:!?()[]{}-–—"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity mention: char offsets into ``doc.text`` and its canonical name."""
+    start: int
+    end: int
+    text: str
+    label: str
+    name: str
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def clean_surface(surface: str, label: str | None = None) -> str:
+    """Strip titles (PERSON or unknown label), leading "the", possessive, edge punctuation."""
+    words = _norm(surface).strip(_EDGE_PUNCT + " ").split()
+    if len(words) > 1 and (words[0] == "the" or (
+            words[0] == "The" and label in THE_LABELS | {None})):
+        words = words[1:]
+    if label in (None, "PERSON"):
+        while len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
+            words = words[1:]
+    if words:
+        words[-1] = _POSSESSIVE.sub("", words[-1]) or words[-1]
+    return " ".join(words).strip(_EDGE_PUNCT + " ")
+
+
+def _trim(tokens: list["Token"], label: str) -> list["Token"]:
+    """Drop leading determiner/titles and trailing possessive/punctuation tokens."""
+    toks = list(tokens)
+    while len(toks) > 1 and (toks[0].is_punct or toks[0].is_lower  # "the", "state"
+                             or (toks[0].text == "The" and label in THE_LABELS)
+                             or (label == "PERSON" and toks[0].lower_.rstrip(".") in TITLES)):
+        toks.pop(0)
+    while len(toks) > 1 and (toks[-1].lower_ in ("'s", "’s", "'", "’")
+                             or (toks[-1].is_punct and toks[-1].text not in ".")):
+        toks.pop()
+    return toks
+
+
+def _is_contained(short: list[str], long: list[str]) -> bool:
+    """True when ``short``'s words occur in ``long`` in order (and ``long`` is longer)."""
+    if len(short) >= len(long):
+        return False
+    it = iter(w.lower() for w in long)
+    return all(any(w.lower() == x for x in it) for w in short)
+
+
+def _acronym_of(acronym: str, long_form: str) -> bool:
+    """``NTA`` vs ``Northfield Transit Authority``: letters a subsequence of capitals."""
+    letters = [c for c in acronym.upper() if c.isalpha()]
+    caps = [w[0].upper() for w in long_form.split() if w[:1].isalpha()]
+    if len(letters) < 2 or not caps or letters[0] != caps[0]:
+        return False
+    def subseq(pool: list[str]) -> bool:
+        it = iter(pool)
+        return all(any(c == p for p in it) for c in letters)
+    return subseq(caps) or subseq([c for c in long_form if c.isupper()])
+
+
+def _person_target(words: list[str], fulls: list[tuple[str, int]]) -> str | None:
+    """Longest full PERSON name (then earliest) containing ``words`` in order."""
+    best: tuple[int, int, str] | None = None
+    for full, first in fulls:
+        fw = full.split()
+        if _is_contained(words, fw) or words == fw:
+            key = (-len(fw), first, full)
+            if best is None or key < best:
+                best = key
+    return best[2] if best else None
+
+
+def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
+    """Split an NER span at brackets: "World Health Organization (WHO" -> two parts."""
+    parts: list[list["Token"]] = [[]]
+    for tok in tokens:
+        if tok.text in "()[]":
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    return [p for p in parts if p]
+
+
+def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
+    """(start_tok, end_tok, label, cleaned name) for kept NER spans, trimmed."""
+    out = []
+    for ent in doc.ents:
+        if ent.label_ not in KEEP_LABELS:
+            continue
+        for seg in _segments(ent):
+            toks = _trim(seg, ent.label_)
+            text = doc.text[toks[0].idx:toks[-1].idx + len(toks[-1])]
+            name = clean_surface(text, ent.label_)
+            if name and any(c.isalpha() for c in name):
+                out.append((toks[0].i, toks[-1].i + 1, ent.label_, name))
+    return out
+
+
+def _initials(name: str) -> str:
+    return "".join(w[0] for w in name.split() if w[:1].isupper())
+
+
+def _org_target(name: str, label: str, longs: list[tuple[str, str, int]]) -> str | None:
+    """Undefined acronym ("EU" = European Union) or ORG prefix ("Nexora" of "Nexora Labs")."""
+    words = name.split()
+    best: tuple[int, int, str] | None = None
+    for long, lab, first in longs:
+        lw = long.split()
+        if (len(words) == 1 and _ACRONYM.match(name) and name.isupper()
+                and name == _initials(long) and len(lw) == len(name)) or (
+                lab == label == "ORG" and len(words) < len(lw) and lw[:len(words)] == words):
+            key = (-len(lw), first, long)
+            if best is None or key < best:
+                best = key
+    return best[2] if best else None
+
+
+def link_entities(doc: "Doc") -> list[Mention]:
+    """Every entity mention in the doc with its canonical name, sorted by start."""
+    raw = _raw_mentions(doc)
+    covered = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+    covered |= {i for s, e, _, _ in raw for i in range(s, e)}
+
+    # Acronyms defined as "Long Form (ACR)".
+    acronyms: dict[str, tuple[str, str]] = {}
+    by_end = {e: (lab, name) for _, e, lab, name in raw}
+    for tok in doc[1:-2]:
+        if tok.text == "(" and doc[tok.i + 2].text == ")" and tok.i in by_end:
+            acr = doc[tok.i + 1].text
+            lab, long = by_end[tok.i]
+            if _ACRONYM.match(acr) and _acronym_of(acr, long):
+                acronyms.setdefault(acr, (long, lab))
+
+    # Full PERSON names (>= 2 words) with their first position.
+    fulls: dict[str, int] = {}
+    for s, _, lab, name in raw:
+        if lab == "PERSON" and len(name.split()) >= 2:
+            fulls.setdefault(name, doc[s].idx)
+    full_list = sorted(fulls.items(), key=lambda kv: kv[1])
+    surnames = {n.split()[-1] for n in fulls}
+
+    # Tokens the model missed: known surnames and defined acronyms.
+    for tok in doc:
+        if tok.i in covered or not tok.text[:1].isupper():
+            continue
+        if tok.text in acronyms:
+            raw.append((tok.i, tok.i + 1, acronyms[tok.text][1], tok.text))
+        elif tok.text in surnames and tok.tag_ in ("NNP", "NNPS", "NN"):
+            parts = {w for n in fulls if n.split()[-1] == tok.text for w in n.split()}
+            s = tok.i  # extend left over uncovered name parts: "Omar Feld"
+            while s > 0 and s - 1 not in covered and doc[s - 1].text in parts:
+                s -= 1
+            raw.append((s, tok.i + 1, "PERSON", doc[s:tok.i + 1].text))
+
+    longs: dict[str, tuple[str, int]] = {}
+    for s, _, lab, name in raw:
+        if lab != "PERSON" and len(name.split()) >= 2:
+            longs.setdefault(name, (lab, doc[s].idx))
+    long_list = sorted(((n, lab, f) for n, (lab, f) in longs.items()), key=lambda x: x[2])
+
+    linked: list[tuple[int, int, str, str]] = []   # start_char, end_char, label, name
+    for s, e, lab, name in sorted(raw):
+        words = name.split()
+        if name in acronyms:
+            name, lab = acronyms[name]
+        elif lab != "PERSON" and (target := _org_target(name, lab, long_list)):
+            name, lab = target, longs[target][0]
+        elif lab != "PERSON" and len(words) == 1 and name in surnames:
+            lab = "PERSON"
+        if lab == "PERSON" or (name in fulls):
+            target = _person_target(name.split(), full_list)
+            if target:
+                name, lab = target, "PERSON"
+        linked.append((doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab, name))
+
+    # One label per canonical name: majority vote, the first mention's label wins ties.
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for *_, lab, name in linked:
+        votes[name][lab] += 1   # Counter keeps insertion order: max() returns the first
+    label_of = {n: max(c, key=lambda lab: c[lab]) for n, c in votes.items()}
+    mentions = {Mention(s, e, doc.text[s:e], label_of[name], name) for s, e, _, name in linked}
+    return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+def canonical_name(mentions: list[Mention], surface: str, label: str | None = None,
+                   before: int | None = None) -> str | None:
+    """Resolve a surface form ("Feld", "Gov. Marsh", "Marsh's", "NTA") to the
+    article's canonical name, or None. ``before`` limits the search to mentions
+    starting before that char offset; ``label`` to mentions of that label."""
+    pool = [m for m in mentions if (label is None or m.label == label)
+            and (before is None or m.start < before)]
+    if not pool:
+        return None
+    cleaned = clean_surface(surface, label)
+    if not cleaned:
+        return None
+    low = cleaned.lower()
+    for m in pool:  # exact name or surface
+        if low in (m.name.lower(), clean_surface(m.text, m.label).lower()):
+            return m.name
+    first: dict[str, int] = {}
+    for m in pool:
+        if m.label == "PERSON":
+            first.setdefault(m.name, m.start)
+    return _person_target(cleaned.split(), sorted(first.items(), key=lambda kv: kv[1]))
+
+
+def _group(mentions: Iterable[Mention]) -> dict[tuple[str, str], list[Mention]]:
+    groups: dict[tuple[str, str], list[Mention]] = defaultdict(list)
+    for m in mentions:
+        groups[(m.name, m.label)].append(m)
+    return groups
+
+
+def entity_rows(article_id: str, mentions: list[Mention]) -> list[dict]:
+    """Rows of ``schemas.ENTITIES``: one per distinct (name, label), by first mention."""
+    rows = [{
+        "article_id": article_id, "name": name, "label": label, "mentions": len(ms),
+        "first_start": min(m.start for m in ms),
+        "surface_forms": sorted({m.text for m in ms}),
+    } for (name, label), ms in _group(mentions).items()]
+    return sorted(rows, key=lambda r: (r["first_start"], r["name"]))
+
+
+def mention_rows(article_id: str, mentions: list[Mention]) -> list[dict]:
+    """Rows of ``schemas.MENTIONS``."""
+    return [{"article_id": article_id, "start": m.start, "end": m.end, "text": m.text,
+             "label": m.label, "name": m.name} for m in mentions]

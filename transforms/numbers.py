@@ -1,0 +1,519 @@
+"""String-level parsing of numeric figures: numbers, scales, currencies, qualifiers.
+
+No spaCy here: text is split into lexemes (digit runs, letter runs, single symbols,
+with char offsets) and a small grammar matches figures over them:
+
+    figure  := [qualifier] [between] amount [(- | – | to | and) amount]
+    amount  := [currency] number [scale...] [currency [scale...]] [minor part] [percent]
+
+Number words go through text2num; currency symbols, ISO codes and names come from
+babel's CLDR data (symbols by majority over all locales, names from English).
+Only small lists live here: scale words, qualifier phrases, minor units, and a few
+news spellings CLDR lacks ("C$", "US$", "RMB").
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from text_to_num import text2num
+
+SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9,
+          "trillion": 1e12, "lakh": 1e5, "crore": 1e7,
+          "mn": 1e6, "mln": 1e6, "bn": 1e9, "bln": 1e9, "tn": 1e12, "trn": 1e12}
+GLUED_SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12, **SCALES}  # "10M", "£5bn"
+FRACTIONS = {"half": 0.5, "quarter": 0.25, "quarters": 0.25, "third": 1 / 3, "thirds": 1 / 3}
+QUALIFIERS = {
+    "approx": ["about", "around", "roughly", "approximately", "nearly", "almost", "some",
+               "an estimated", "estimated", "close to", "circa", "approx", "~", "an approximate"],
+    "more_than": ["more than", "over", "above", "upwards of", "in excess of", "exceeding",
+                  "greater than", "just over", "well over", "higher than", ">"],
+    "less_than": ["less than", "under", "below", "fewer than", "just under", "lower than", "<"],
+    "at_least": ["at least", "no less than", "no fewer than", "a minimum of", "not less than"],
+    "at_most": ["at most", "no more than", "a maximum of", "not more than"],
+    "up_to": ["up to", "as much as", "as many as", "as high as"],
+}
+_QUAL: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+for _q, _phrases in QUALIFIERS.items():
+    for _p in _phrases:
+        _QUAL[_p.split()[0]].append((tuple(_p.split()), _q))
+for _v in _QUAL.values():
+    _v.sort(key=lambda x: -len(x[0]))
+PERCENT_WORDS = {"percent": "percent", "pct": "percent", "percentage": "percent"}
+MINOR = {"cent": None, "cents": None, "penny": "GBP", "pence": "GBP", "p": "GBP"}
+# News spellings that CLDR does not list (or lists for another currency: C$ = NIO).
+ALIASES = {"C$": "CAD", "US$": "USD", "MEX$": "MXN", "U.S$": "USD", "RMB": "CNY",
+           "BTC": "XBT", "BITCOIN": "XBT", "BITCOINS": "XBT"}
+# Currency-name words that are ordinary English after a number ("full marks").
+NOT_GENERIC = {"mark", "marks", "real", "reals", "sol", "dram", "drams", "won", "unit", "units",
+               "gold"}
+RANGE_SEPS = {"-", "–", "—", "to"}
+
+_LEX = re.compile(r"(?P<num>\d+(?:[.,]\d+)*)|(?P<word>[^\W\d_]+(?:['’.][^\W\d_]+)*)"
+                  r"|(?P<sym>[^\s\w])")
+_NUM_OK = re.compile(r"^(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?$")
+
+
+@dataclass(slots=True)
+class Lex:
+    text: str
+    start: int
+    end: int
+    kind: str          # num | word | sym
+    glued: bool        # no whitespace before it
+    low: str = ""
+
+    def __post_init__(self) -> None:
+        self.low = self.text.lower()
+
+
+def lex(text: str, offset: int = 0) -> list[Lex]:
+    """Split ``text`` into lexemes with char offsets (shifted by ``offset``)."""
+    out: list[Lex] = []
+    prev_end = -1
+    for m in _LEX.finditer(text):
+        out.append(Lex(m.group(), m.start() + offset, m.end() + offset, m.lastgroup or "sym",
+                       m.start() + offset == prev_end))
+        prev_end = m.end() + offset
+    return out
+
+
+# ---------------------------------------------------------------- currency data
+@lru_cache(maxsize=1)
+def _symbols() -> dict[str, tuple[str, bool]]:
+    """symbol -> (ISO code, inferred): majority over every CLDR locale."""
+    from babel import Locale, localedata
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for ident in localedata.locale_identifiers():
+        try:
+            syms = Locale.parse(ident).currency_symbols
+        except Exception:  # noqa: BLE001 - a broken locale must not stop us
+            continue
+        for code, sym in syms.items():
+            if sym != code and sym != "¤":
+                votes[sym][code] += 1
+    out = {}
+    for sym, c in votes.items():
+        (code, n), total = c.most_common(1)[0], sum(c.values())
+        out[sym] = (code, n / total < 0.95)
+    for sym, code in ALIASES.items():
+        out[sym] = (code, False)
+    out["$"] = ("USD", True)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _codes() -> frozenset[str]:
+    from babel.numbers import list_currencies
+    return frozenset(list_currencies()) | {"XBT"}
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[dict[str, str], dict[str, tuple[str, bool]]]:
+    """(full English names -> code, generic last word -> (code, inferred))."""
+    from babel import Locale
+    from babel.numbers import get_currency_name, get_territory_currencies
+    use: Counter = Counter()
+    for terr in Locale("en").territories:
+        if len(terr) == 2 and terr.isalpha():
+            try:
+                use.update(get_territory_currencies(terr))
+            except Exception:  # noqa: BLE001
+                continue
+    full: dict[str, str] = {}
+    generic: dict[str, Counter] = defaultdict(Counter)
+    for code in _codes() - {"XBT"}:
+        for count in (1, 2):
+            try:
+                name = get_currency_name(code, count=count, locale="en").lower()
+            except Exception:  # noqa: BLE001
+                continue
+            if "(" in name or not name:
+                continue
+            full.setdefault(name, code)
+            # generic last words ("francs") only from plain currencies: no X-codes
+            # (gold, SDR, units of account) unless in use, no long index-unit names
+            if (code[0] != "X" or use[code]) and len(name.split()) <= 3 \
+                    and name.split()[-1] not in NOT_GENERIC:
+                generic[name.split()[-1]][code] += use[code] + 0.01
+    gen = {}
+    for word, c in generic.items():
+        (code, _), = c.most_common(1)
+        gen[word] = (code, len(c) > 1)
+    for alias in ("rmb", "btc", "bitcoin", "bitcoins"):
+        gen[alias] = (ALIASES[alias.upper()], False)
+    return full, gen
+
+
+def _stop(word: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+    return word.lower() in STOP_WORDS
+
+
+def _is_code(word: str, any_case: bool) -> bool:
+    return ((word.isupper() or any_case) and len(word) == 3 and word.upper() in _codes()
+            and not _stop(word))
+
+
+# ---------------------------------------------------------------- matching
+@dataclass
+class Amount:
+    i: int                         # first lexeme
+    j: int                         # lexeme end (exclusive)
+    value: float
+    raw: float                     # before scale words
+    scaled: bool = False
+    currency: str | None = None
+    inferred: bool = False
+    percent: str | None = None
+    minor: bool = False
+
+
+@dataclass
+class Match:
+    i: int
+    j: int
+    value: float
+    value_high: float | None = None
+    currency: str | None = None
+    inferred: bool = False
+    percent: str | None = None
+    qualifier: str | None = None
+    amounts: list[Amount] = field(default_factory=list)
+    qualifier_words: tuple[str, ...] = ()
+
+
+class Scanner:
+    """Figure grammar over a lexeme list."""
+
+    def __init__(self, lexes: list[Lex], any_case_codes: bool = True):
+        self.L = lexes
+        self.any_case = any_case_codes
+
+    def _low(self, i: int) -> str:
+        return self.L[i].low if 0 <= i < len(self.L) else ""
+
+    def _glued_run(self, i: int, n: int) -> str | None:
+        if i + n > len(self.L) or any(not self.L[k].glued for k in range(i + 1, i + n)):
+            return None
+        return "".join(self.L[k].text for k in range(i, i + n))
+
+    # -- currency
+    def currency_prefix(self, i: int) -> tuple[int, str, bool, float] | None:
+        """Currency before a number: "$", "US$", "u.s $", "c $", "aud$", "EUR", "Rs"."""
+        syms, L = _symbols(), self.L
+        if i >= len(L):
+            return None
+        w = L[i]
+        if w.kind == "word" and i + 1 < len(L) and L[i + 1].text == "$":
+            letters = w.text.upper().replace(".", "")
+            spaced = L[i + 1].start - w.end == 1     # "c $ 300": only "C" or 2+ letters
+            if (not L[i + 1].glued and not spaced) or (spaced and letters != "C"
+                                                          and len(letters) < 2):
+                letters = ""
+            for key in (w.text.upper() + "$", letters + "$"):
+                if letters and key in syms:
+                    return i + 2, syms[key][0], False, 1.0
+            if letters in _codes():
+                return i + 2, letters, False, 1.0
+        for n in (3, 2, 1):
+            run = self._glued_run(i, n)
+            if run is None:
+                continue
+            has_sym = any(L[k].kind == "sym" for k in range(i, i + n))
+            if has_sym:
+                hit = syms.get(run) or syms.get(run.upper())
+            else:   # letter symbols, before the number only: "Rs 500", "RM 20", "kr 50"
+                hit = syms.get(run) if n == 1 and len(run) >= 2 and not _stop(run) else None
+            if hit:
+                return i + n, hit[0], hit[1], 1.0
+        if w.kind == "word":
+            if _is_code(w.text, self.any_case):
+                return i + 1, w.text.upper(), False, 1.0
+            if w.text.isupper() and w.text in ALIASES:
+                return i + 1, ALIASES[w.text], False, 1.0
+            if len(w.text) == 4 and w.text[0] in "mM" and _is_code(w.text[1:], self.any_case):
+                return i + 1, w.text[1:].upper(), False, 1e6   # "MAUD 60": millions
+        return None
+
+    def currency_suffix(self, i: int) -> tuple[int, str | None, bool, float] | None:
+        """-> (end, code, inferred, multiplier); multiplier 0.01 for minor units."""
+        if i >= len(self.L):
+            return None
+        full, generic = _names()
+        words = []
+        for n in range(min(3, len(self.L) - i)):
+            lx = self.L[i + n]
+            if lx.kind != "word" and not (lx.text == "." and words):
+                break
+            words.append(lx.low.replace("u.s", "us"))
+        for n in range(len(words), 0, -1):
+            name = " ".join(w for w in words[:n] if w != ".")
+            if name in full and words[n - 1] != ".":
+                return i + n, full[name], False, 1.0
+        w = self.L[i]
+        if w.kind == "word":
+            if w.low in MINOR and (w.low != "p" or w.glued):
+                return i + 1, MINOR[w.low], MINOR[w.low] is None, 0.01
+            if w.low in generic:
+                code, inferred = generic[w.low]
+                return i + 1, code, inferred, 1.0
+            if _is_code(w.text, self.any_case):
+                return i + 1, w.text.upper(), False, 1.0
+            if len(w.text) == 4 and w.text[0] in "mM" and _is_code(w.text[1:], self.any_case):
+                return i + 1, w.text[1:].upper(), False, 1e6      # "120 MEUR"
+        if w.text == "$" and i + 1 < len(self.L) and self.L[i + 1].glued \
+                and self.L[i + 1].kind == "num":
+            return None                       # "1 $10": the "$" belongs to the next amount
+        if w.kind == "sym" or (w.kind == "word" and not w.text.isascii()):
+            hit = _symbols().get(w.text)
+            if hit and not w.text.isalpha() or hit and not w.text.isascii():
+                return i + 1, hit[0], hit[1], 1.0
+        return None
+
+    # -- numbers
+    def number(self, i: int) -> tuple[int, float] | None:
+        L = self.L
+        if i >= len(L):
+            return None
+        lx = L[i]
+        if lx.kind == "num":
+            if not _NUM_OK.match(lx.text):
+                return None
+            val = float(lx.text.replace(",", ""))
+            j = i + 1
+            # "2 1/2", "1/4"
+            if j + 1 < len(L) and L[j].text == "/" and L[j].glued and L[j + 1].kind == "num" \
+                    and L[j + 1].glued and L[j + 1].text.isdigit() and int(L[j + 1].text):
+                return j + 2, val / float(L[j + 1].text)
+            return j, val
+        # words: "three", "forty-five", "one hundred and two", "a quarter", "two and a half"
+        j, words = i, []
+        while j < len(L):
+            t = L[j].low
+            if L[j].kind == "word" and (_word_num(t) is not None or t in FRACTIONS
+                                        or (t in ("a", "an") and j + 1 < len(L)
+                                            and (L[j + 1].low in FRACTIONS
+                                                 or L[j + 1].low in SCALES))):
+                words.append(t)
+                j += 1
+            elif t in ("-", "and") and words and j + 1 < len(L) and \
+                    (_word_num(L[j + 1].low) is not None or L[j + 1].low in ("a", "an")):
+                words.append(t)
+                j += 1
+            else:
+                break
+        while words and words[-1] in ("-", "and", "a", "an"):
+            words.pop()
+            j -= 1
+        while words:
+            val = _words_value(words)
+            if val is not None:
+                return i + len(words), val
+            words.pop()
+        return None
+
+    def scales(self, j: int, glued_ok: bool) -> tuple[int, float]:
+        mult = 1.0
+        while j < len(self.L) and self.L[j].kind == "word":
+            w = self.L[j].low
+            if self.L[j].glued and glued_ok and w in GLUED_SCALES:
+                mult *= GLUED_SCALES[w]
+            elif not self.L[j].glued and w in SCALES and w != "hundred" or w == "hundred" \
+                    and not self.L[j].glued:
+                mult *= SCALES[w]
+            else:
+                break
+            glued_ok = False
+            j += 1
+        return j, mult
+
+    def amount(self, i: int) -> Amount | None:
+        start = i
+        cur = self.currency_prefix(i)
+        if cur:
+            i = cur[0]
+            if i < len(self.L) and self.L[i].kind == "sym" and self.L[i].text in "$":
+                i += 1                                   # "$$5" -> tolerate doubled sign
+        num = self.number(i)
+        if num is None:
+            return None
+        j, raw = num
+        was_digit = self.L[i].kind == "num"
+        j, mult = self.scales(j, glued_ok=was_digit)
+        mult *= cur[3] if cur else 1.0
+        amt = Amount(start, j, raw * mult, raw, mult != 1.0)
+        if cur:
+            amt.currency, amt.inferred = cur[1], cur[2]
+        suf = self.currency_suffix(j)
+        if suf is None and self._low(j) == "-" and j + 1 < len(self.L) and self.L[j].glued \
+                and self.L[j + 1].glued and not cur:
+            suf = self.currency_suffix(j + 1)             # "12-cent", "one-yen"
+        if suf and (not cur or (suf[1] == cur[1] and suf[3] == 1.0
+                                and self.L[j].kind == "word")):
+            if True:
+                j = suf[0]
+                code, inferred, factor = suf[1], suf[2], suf[3]
+                if cur:            # "$ 10 dollars": the prefix already named it
+                    code, inferred = cur[1], cur[2]
+                elif code is None:  # cents: default dollar cents
+                    code, inferred = "USD", True
+                amt.currency, amt.inferred = code, inferred
+                amt.value *= factor
+                amt.minor = factor == 0.01
+                j, mult2 = self.scales(j, glued_ok=False)     # "75 USD million"
+                amt.value *= mult2
+                amt.scaled = amt.scaled or mult2 != 1.0
+        elif suf is None and cur and j < len(self.L) and self.L[j].low in ("dollar", "dollars"):
+            j += 1
+        if amt.currency and not amt.minor and not amt.scaled:
+            j = self._minor_part(j, amt)
+        if not amt.currency:
+            j = self._percent(j, amt)
+        amt.j = j
+        return amt
+
+    def _minor_part(self, j: int, amt: Amount) -> int:
+        """"15 dollars 50", "thirteen dollars and forty-five cents", "10 $ 30 cent"."""
+        k = j + 1 if self._low(j) == "and" else j
+        num = self.number(k) if k < len(self.L) and not (self.L[k].kind == "num"
+                                                         and "." in self.L[k].text) else None
+        if not num or k == j and self.L[j - 1].kind == "num":
+            return j
+        end, val = num
+        if not (0 < val < 100 and val == int(val)):
+            return j
+        if self._low(end) in ("cent", "cents", "pence"):
+            end += 1
+        elif end < len(self.L) and (self.L[end].kind in ("word", "num") or self.L[end].text
+                                    in ("$", "-", "%", "/")):
+            return j
+        amt.value += val / 100
+        return end
+
+    def _percent(self, j: int, amt: Amount) -> int:
+        w = self._low(j)
+        if w == "%":
+            amt.percent = "percent"
+            return j + 1
+        if w == "per" and self._low(j + 1) == "cent":
+            amt.percent = "percent"
+            return j + 2
+        if w in ("percentage", "percent") and self._low(j + 1) in ("point", "points"):
+            amt.percent = "percentage point"
+            return j + 2
+        if w in PERCENT_WORDS:
+            amt.percent = PERCENT_WORDS[w]
+            return j + 1
+        return j
+
+    @staticmethod
+    def _compatible(a: Amount, b: Amount) -> bool:
+        """Two amounts can form a range: same currency/percent, or one side bare."""
+        if (a.currency or a.percent) and (b.currency or b.percent):
+            return a.currency == b.currency and a.percent == b.percent
+        return not (a.minor or b.minor)
+
+    def qualifier(self, i: int) -> tuple[int, str | None, tuple[str, ...]]:
+        for words, q in _QUAL.get(self._low(i), ()):
+            n = len(words)
+            if i + n <= len(self.L) and tuple(self._low(i + k) for k in range(n)) == words:
+                return i + n, q, words
+        return i, None, ()
+
+    def figure(self, i: int) -> Match | None:
+        """Match a figure starting exactly at lexeme ``i``."""
+        j, qual, qwords = self.qualifier(i)
+        between = self._low(j) == "between"
+        if between:
+            j += 1
+        a = self.amount(j)
+        if a is None:
+            return None
+        if not math.isfinite(a.value):
+            return None
+        m = Match(i, a.j, a.value, None, a.currency, a.inferred, a.percent, qual, [a], qwords)
+        sep = self._low(a.j)
+        if (sep in RANGE_SEPS or (between and sep == "and")) and self._low(i - 1) != "from":
+            b = self.amount(a.j + 1)
+            if b is not None and math.isfinite(b.value) and self._compatible(a, b):
+                lo = a.value
+                if not a.scaled and b.scaled and a.raw <= b.raw:
+                    lo = a.raw * (b.value / b.raw if b.raw else 1.0)
+                if b.value > lo:
+                    m.value, m.value_high, m.j = lo, b.value, b.j
+                    m.currency = a.currency or b.currency
+                    m.inferred = a.inferred if a.currency else b.inferred
+                    m.percent = a.percent or b.percent
+                    m.amounts.append(b)
+        if between and m.value_high is None:
+            m.i = i if qual else j      # "between" without a second value: drop the word
+        return m
+
+
+@lru_cache(maxsize=4096)
+def _word_num(word: str) -> float | None:
+    if word in ("a", "an", "and", "-", "point"):
+        return None
+    try:
+        return float(text2num(word, "en"))
+    except Exception:  # noqa: BLE001 - text2num raises ValueError and others
+        return None
+
+
+def _words_value(words: list[str]) -> float | None:
+    """Value of a number-word sequence, with fractions and trailing scales."""
+    if not words:
+        return None
+    if all(w not in FRACTIONS and w not in ("a", "an") for w in words):
+        try:
+            return float(text2num(" ".join(words).replace(" - ", "-"), "en"))
+        except Exception:  # noqa: BLE001
+            pass
+    # fractions: "a quarter", "three quarters", "two and a half", "half"
+    core = [w for w in words if w != "-"]
+    if core[-1] in SCALES and len(core) > 1:
+        inner = _words_value(core[:-1])
+        return None if inner is None else inner * SCALES[core[-1]]
+    if core[-1] in FRACTIONS:
+        frac = FRACTIONS[core[-1]]
+        head = core[:-1]
+        if head and head[-1] in ("a", "an"):
+            head = head[:-1]
+            whole = 0.0
+            if head and head[-1] == "and":
+                w = _words_value(head[:-1])
+                if w is None:
+                    return None
+                whole, head = w, []
+            if head:
+                return None
+            return whole + frac
+        if not head:
+            return frac
+        n = _words_value(head)
+        return None if n is None else n * frac
+    return None
+
+
+def parse_money(text: str) -> dict | None:
+    """Parse a money expression ("about $ 13.18 billion", "£1.5bn", "two million
+    euros", "$10-$20"). -> {value, value_high, unit, currency_inferred, qualifier}
+    or None when no money amount is found. Never raises."""
+    try:
+        return _parse_money(text)
+    except Exception:  # noqa: BLE001 - arbitrary input must never raise
+        return None
+
+
+def _parse_money(text: str) -> dict | None:
+    sc = Scanner(lex(text), any_case_codes=True)
+    for i in range(len(sc.L)):
+        m = sc.figure(i)
+        if m and m.currency:
+            return {"value": m.value, "value_high": m.value_high, "unit": m.currency,
+                    "currency_inferred": m.inferred, "qualifier": m.qualifier}
+    return None
