@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsOptions
 from pipeline.progress import Progress
@@ -15,18 +16,31 @@ from transforms.annotate import NLP_TABLES, Annotate
 from transforms.clean import Clean
 from transforms.dedupe import DUPLICATES, Deduplicate
 from transforms.errors import ERRORS
+from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.read import ReadDocuments
-from transforms.write import WriteTables
+from transforms.write import WriteTables, table_glob
+
+
+def _has_table(output: str, table: str) -> bool:
+    return bool(FileSystems.match([table_glob(output, table)])[0].metadata_list)
 
 
 def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollection]:
     """Every output table as a PCollection of rows."""
-    read = p | "Read" >> ReadDocuments(opts.input, opts.max_document_bytes)
+    # Incremental: files and articles the published output holds are not redone.
+    skip_files = opts.incremental and _has_table(opts.output, "files")
+    stored = (p | "StoredArticles" >> KnownArticles(opts.output)
+              if opts.incremental and _has_table(opts.output, "articles") else None)
+
+    read = p | "Read" >> ReadDocuments(
+        opts.input, opts.max_document_bytes,
+        SkipKnownFiles(opts.output) if skip_files else None)
     cleaned = read["documents"] | "Clean" >> Clean(opts.min_text_chars)
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
-    unique = articles | "Deduplicate" >> Deduplicate()
+    unique = articles | "Deduplicate" >> Deduplicate(stored)
     errors = [read[ERRORS], cleaned[ERRORS]]
-    tables = {DUPLICATES: unique[DUPLICATES]}
+    tables = {"files": read["files"] | "FileRows" >> beam.Map(file_row),
+              DUPLICATES: unique[DUPLICATES]}
     if opts.no_nlp:
         tables["articles"] = unique.articles | "NlpDisabled" >> beam.Map(
             lambda a: {**a, "nlp_status": "disabled"})

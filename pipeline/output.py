@@ -1,9 +1,11 @@
 """The output dataset: a run writes to a staging folder, then publishes.
 
-Publishing replaces each table of the previous run with this run's files, so
-re-running over the same inputs never duplicates rows, and a run that dies
-before publishing leaves the previous output untouched (its staging folder is
-removed by the next run).
+Layout: ``OUTPUT/<table>/ingest_date=YYYY-MM-DD/<run_id>-part-*.parquet``, read
+with one glob (``OUTPUT/<table>/**/*.parquet``; DuckDB and Spark see the
+``ingest_date`` partition column). A full run replaces each table; an
+``--incremental`` run adds its files next to the earlier ones. A run that dies
+before publishing leaves the published tables untouched; the next run removes
+its staging folder.
 """
 from __future__ import annotations
 
@@ -37,19 +39,24 @@ def clear_staging(output: str) -> None:
     _delete_tree(FileSystems.join(output, STAGING))
 
 
-def publish(output: str, run_id: str, tables: list[str]) -> None:
-    """Move each staged table into place, replacing the previous run's files."""
+def publish(output: str, run_id: str, tables: list[str], ingest_date: str,
+            replace: bool = True) -> None:
+    """Move each staged table into its ``ingest_date`` partition; with ``replace``,
+    the table's earlier files are removed first."""
     staged = staging_dir(output, run_id)
     for table in tables:
-        source, target = FileSystems.join(staged, table), FileSystems.join(output, table)
-        files = _files_under(source)
-        _delete_tree(target)
+        files = [f for f in _files_under(FileSystems.join(staged, table)) if f.endswith(".parquet")]
+        target = FileSystems.join(output, table, f"ingest_date={ingest_date}")
+        if replace:
+            _delete_tree(FileSystems.join(output, table))
         if files:
-            FileSystems.mkdirs(target) if FileSystems.get_scheme(target) is None else None
-            FileSystems.rename(files, [target + f[len(source):] for f in files])
-    _delete_tree(FileSystems.join(output, STAGING))
+            if FileSystems.get_scheme(target) is None:
+                FileSystems.mkdirs(target) if not FileSystems.exists(target) else None
+            FileSystems.rename(files, [FileSystems.join(target, f"{run_id}-{f.rsplit('/', 1)[-1]}")
+                                       for f in files])
+    clear_staging(output)
 
 
 def table_files(output: str, table: str) -> list[str]:
-    """The Parquet files of one published table."""
+    """The Parquet files of one table (all partitions)."""
     return [f for f in _files_under(FileSystems.join(output, table)) if f.endswith(".parquet")]

@@ -61,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     with beam.Pipeline(runner=_local_runner(options), options=options) as p:
         tables = build_pipeline(p, opts, staged, ingested_at)
     result = getattr(p, "result", None)
-    publish(opts.output, run_id, tables)
     seconds = time.monotonic() - started
-    summary = summarise(opts.output, tables, counters(result) if result else {},
+    summary = summarise(staged, tables, counters(result) if result else {},
                         seconds, run_id, {k: v for k, v in vars(opts).items()
-                                          if k in ("input", "output", "model", "no_nlp")})
+                                          if k in ("input", "output", "model", "no_nlp", "incremental")})
+    publish(opts.output, run_id, tables, ingested_at.date().isoformat(),
+            replace=not opts.incremental)
     write_summary(opts.output, summary)
     print(format_summary(summary))
     return 0

@@ -48,7 +48,7 @@ def summarise(output: str, tables: list[str], metrics: dict[str, int],
     by_stage = dict(sorted(Counter(e["stage"] for e in lost).items()))
     accounted = counts.get("articles", 0) + counts.get("duplicates", 0) + len(lost)
     inputs = (metrics.get("read/documents", 0) + metrics.get("read/errors", 0)
-              if "read/files" in metrics else None)
+              if metrics else None)
     skipped = {k.split("/", 1)[1]: v for k, v in metrics.items()
                if k.startswith("read/") and k.endswith("_skipped")}
     statuses = dict(sorted(Counter(

@@ -68,6 +68,14 @@ DUPLICATES = _schema(
     pa.field("ingested_at", TIMESTAMP, nullable=False),
 )
 
+FILES = _schema(
+    "files",
+    pa.field("path", pa.string(), nullable=False),
+    pa.field("size_bytes", pa.int64()),
+    pa.field("modified_at", TIMESTAMP),
+    pa.field("ingested_at", TIMESTAMP, nullable=False),
+)
+
 ENTITIES = _schema(
     "entities",
     ARTICLE_ID,
@@ -124,6 +132,7 @@ TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "errors": ERRORS,
     "duplicates": DUPLICATES,
+    "files": FILES,
     "entities": ENTITIES,
     "mentions": MENTIONS,
     "figures": FIGURES,

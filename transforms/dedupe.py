@@ -1,7 +1,9 @@
-"""Deduplicate: articles with the same content hash are kept once per run.
+"""Deduplicate: articles with the same content hash are kept once.
 
 The kept copy is the one with the smallest ``source``, so every runner keeps
-the same one; the others become rows of the ``duplicates`` table.
+the same one; the others become rows of the ``duplicates`` table. In an
+incremental run, an article already stored by an earlier run is a duplicate
+of the stored one.
 """
 from __future__ import annotations
 
@@ -14,33 +16,47 @@ STAGE = "dedupe"
 DUPLICATES = "duplicates"
 
 
-def pick_original(copies: Iterable[dict]) -> tuple[dict, list[dict]]:
-    """The copy to keep and the duplicate rows of the others."""
+def pick_original(copies: Iterable[dict], stored: tuple[str, str] | None = None
+                  ) -> tuple[dict | None, list[dict]]:
+    """The copy to keep (None when ``stored`` = (article_id, source) already holds
+    it) and the duplicate rows of the others."""
     ordered = sorted(copies, key=lambda a: a["source"])
-    kept = ordered[0]
+    kept = None if stored else ordered[0]
+    original_id, original_source = stored or (kept["article_id"], kept["source"])
     return kept, [{"source": other["source"], "content_hash": other["content_hash"],
-                   "duplicate_of": kept["article_id"],
-                   "duplicate_of_source": kept["source"]} for other in ordered[1:]]
+                   "duplicate_of": original_id, "duplicate_of_source": original_source}
+                  for other in ordered if other is not kept]
 
 
 class _KeepOneFn(beam.DoFn):
     def __init__(self):
         self.duplicates = Metrics.counter(STAGE, "duplicates")
 
-    def process(self, keyed: tuple[str, Iterable[dict]]):
-        kept, duplicates = pick_original(keyed[1])
-        yield kept
+    def process(self, keyed: tuple[str, Iterable[dict]], stored=None):
+        kept, duplicates = pick_original(keyed[1], (stored or {}).get(keyed[0]))
+        if kept is not None:
+            yield kept
         for row in duplicates:
             self.duplicates.inc()
             yield beam.pvalue.TaggedOutput(DUPLICATES, row)
 
 
 class Deduplicate(beam.PTransform):
-    """Articles -> unique articles (main output) and duplicate rows (``duplicates``)."""
+    """Articles -> unique articles (main output) and duplicate rows (``duplicates``).
+
+    ``stored``: optional PCollection of ``(content_hash, (article_id, source))``
+    already in the output (incremental runs).
+    """
+
+    def __init__(self, stored: beam.PCollection | None = None):
+        super().__init__()
+        self.stored = stored
 
     def expand(self, articles):
+        side = {} if self.stored is None else {"stored": beam.pvalue.AsDict(self.stored)}
         return (
             articles
             | "ByContentHash" >> beam.WithKeys(lambda a: a["content_hash"])
             | "Group" >> beam.GroupByKey()
-            | "KeepOne" >> beam.ParDo(_KeepOneFn()).with_outputs(DUPLICATES, main="articles"))
+            | "KeepOne" >> beam.ParDo(_KeepOneFn(), **side).with_outputs(
+                DUPLICATES, main="articles"))

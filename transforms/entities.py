@@ -6,7 +6,8 @@ Plain functions over a spaCy ``Doc`` (no Beam). Canonicalisation is per article:
   a leading "the" from other labels, a trailing possessive ("'s") from all;
   the mention's offsets cover the trimmed span, so ``text == doc.text[start:end]``;
 * an acronym defined in parentheses after a long form ("Northfield Transit
-  Authority (NTA)") takes the long form's name and label;
+  Authority (NTA)") takes the long form's name and label; an undefined all-caps
+  acronym takes the name whose capitalised initials it spells ("EU");
 * a partial PERSON name ("Feld", "Omar Feld") links to the longest full PERSON
   name containing its tokens in order (ties: the earliest in the text);
 * cheap fixes for en_core_web_sm errors: a single-token mention tagged ORG/GPE/...
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spacy.tokens import Doc, Span, Token
+    from spacy.tokens import Doc, Token
 
 KEEP_LABELS = frozenset({
     "PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "LAW",
@@ -150,19 +151,14 @@ def _initials(name: str) -> str:
     return "".join(w[0] for w in name.split() if w[:1].isupper())
 
 
-def _org_target(name: str, label: str, longs: list[tuple[str, str, int]]) -> str | None:
-    """Undefined acronym ("EU" = European Union) or ORG prefix ("Nexora" of "Nexora Labs")."""
-    words = name.split()
-    best: tuple[int, int, str] | None = None
-    for long, lab, first in longs:
-        lw = long.split()
-        if (len(words) == 1 and _ACRONYM.match(name) and name.isupper()
-                and name == _initials(long) and len(lw) == len(name)) or (
-                lab == label == "ORG" and len(words) < len(lw) and lw[:len(words)] == words):
-            key = (-len(lw), first, long)
-            if best is None or key < best:
-                best = key
-    return best[2] if best else None
+def _org_target(name: str, longs: list[tuple[str, str, int]]) -> str | None:
+    """Undefined acronym: "EU" -> "European Union" (exact initials; earliest wins)."""
+    if " " in name or not name.isupper() or not _ACRONYM.match(name):
+        return None
+    for long, _, _ in longs:
+        if len(long.split()) == len(name) and _initials(long) == name:
+            return long
+    return None
 
 
 def link_entities(doc: "Doc") -> list[Mention]:
@@ -213,7 +209,7 @@ def link_entities(doc: "Doc") -> list[Mention]:
         words = name.split()
         if name in acronyms:
             name, lab = acronyms[name]
-        elif lab != "PERSON" and (target := _org_target(name, lab, long_list)):
+        elif lab != "PERSON" and (target := _org_target(name, long_list)):
             name, lab = target, longs[target][0]
         elif lab != "PERSON" and len(words) == 1 and name in surnames:
             lab = "PERSON"

@@ -70,7 +70,8 @@ class _Context:
         for tok in doc:
             for c in range(tok.idx, tok.idx + len(tok.text)):
                 self.tok_at[c] = tok.i
-        self.ent_of: dict[int, "Span"] = {t: ent for ent in doc.ents for t in range(ent.start, ent.end)}
+        self.ent_of: dict[int, "Span"] = {
+            t: ent for ent in doc.ents for t in range(ent.start, ent.end)}
         self.phones = [(p.start(), p.end()) for p in _PHONE.finditer(self.text)]
         self.has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
 
@@ -127,13 +128,20 @@ class _Context:
         first, last = toks[0], toks[-1]
         prev = doc[first.i - 1] if first.i > 0 else None
         if prev is not None and not m.qualifier:
-            if prev.tag_ in ("NNP", "NNPS") and not prev.is_sent_start and prev.i not in \
-                    self.ent_of or (prev.lower_ in AGE_WORDS):
+            if (prev.tag_ in ("NNP", "NNPS") and not prev.is_sent_start) \
+                    or prev.lower_ in AGE_WORDS:
                 return False                           # "Voyager 2", "aged 45"
             if prev.text == "," and first.i > 1 and self.ent_of.get(first.i - 2) is not None \
                     and self.ent_of[first.i - 2].label_ == "PERSON" \
                     and (last.i + 1 >= len(doc) or doc[last.i + 1].is_punct):
                 return False                           # "Ellen Marsh, 45,"
+        nxt_tok = doc[last.i + 1] if last.i + 1 < len(doc) else None
+        if nxt_tok is not None and nxt_tok.pos_ == "PROPN" and nxt_tok.text[:1].isupper() \
+                and not m.qualifier and nxt_tok.ent_type_ != "NORP":
+            return False                               # "One Home Depot", "12 Apostles"
+        if self.text[row["start"] - 1:row["start"]] in "([" and row["start"] > 0 \
+                and self.text[e:e + 1] in ")]" and e < len(self.text):
+            return False                               # citation "(16)"
         if glued_right:   # "4km": a unit only when NER calls it a quantity
             unit_tok = doc[self.tok_at[e]] if self.tok_at[e] >= 0 else None
             if "QUANTITY" not in labels or unit_tok is None:

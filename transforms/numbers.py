@@ -268,9 +268,9 @@ class Scanner:
         if w.text == "$" and i + 1 < len(self.L) and self.L[i + 1].glued \
                 and self.L[i + 1].kind == "num":
             return None                       # "1 $10": the "$" belongs to the next amount
-        if w.kind == "sym" or (w.kind == "word" and not w.text.isascii()):
+        if w.kind == "sym" or not w.text.isascii():     # "100₾", "100 €", "100元"
             hit = _symbols().get(w.text)
-            if hit and not w.text.isalpha() or hit and not w.text.isascii():
+            if hit:
                 return i + 1, hit[0], hit[1], 1.0
         return None
 
@@ -287,7 +287,8 @@ class Scanner:
             j = i + 1
             # "2 1/2", "1/4"
             if j + 1 < len(L) and L[j].text == "/" and L[j].glued and L[j + 1].kind == "num" \
-                    and L[j + 1].glued and L[j + 1].text.isdigit() and int(L[j + 1].text):
+                    and L[j + 1].glued and L[j + 1].text.isdigit() \
+                    and val < 100 and 1 < int(L[j + 1].text) <= 100:   # not "2016/17"
                 return j + 2, val / float(L[j + 1].text)
             return j, val
         # words: "three", "forty-five", "one hundred and two", "a quarter", "two and a half"
@@ -309,6 +310,9 @@ class Scanner:
         while words and words[-1] in ("-", "and", "a", "an"):
             words.pop()
             j -= 1
+        if all(w in FRACTIONS or w in ("a", "an", "and", "-") for w in words) and not (
+                j < len(L) and L[j].low in SCALES):
+            return None                  # a bare "half" / "quarter" is not a figure
         while words:
             val = _words_value(words)
             if val is not None:
@@ -354,21 +358,16 @@ class Scanner:
             suf = self.currency_suffix(j + 1)             # "12-cent", "one-yen"
         if suf and (not cur or (suf[1] == cur[1] and suf[3] == 1.0
                                 and self.L[j].kind == "word")):
-            if True:
-                j = suf[0]
-                code, inferred, factor = suf[1], suf[2], suf[3]
-                if cur:            # "$ 10 dollars": the prefix already named it
-                    code, inferred = cur[1], cur[2]
-                elif code is None:  # cents: default dollar cents
-                    code, inferred = "USD", True
-                amt.currency, amt.inferred = code, inferred
-                amt.value *= factor
-                amt.minor = factor == 0.01
-                j, mult2 = self.scales(j, glued_ok=False)     # "75 USD million"
-                amt.value *= mult2
-                amt.scaled = amt.scaled or mult2 != 1.0
-        elif suf is None and cur and j < len(self.L) and self.L[j].low in ("dollar", "dollars"):
-            j += 1
+            j, code, inferred, factor = suf
+            if cur:                 # "$ 10 dollars": the prefix already named it
+                code, inferred = cur[1], cur[2]
+            elif code is None:      # bare cents: dollar cents
+                code, inferred = "USD", True
+            amt.currency, amt.inferred = code, inferred
+            amt.minor = factor == 0.01
+            j, mult2 = self.scales(j, glued_ok=False)         # "75 USD million"
+            amt.value *= factor * mult2
+            amt.scaled = amt.scaled or mult2 != 1.0
         if amt.currency and not amt.minor and not amt.scaled:
             j = self._minor_part(j, amt)
         if not amt.currency:
@@ -456,8 +455,8 @@ class Scanner:
 
 @lru_cache(maxsize=4096)
 def _word_num(word: str) -> float | None:
-    if word in ("a", "an", "and", "-", "point"):
-        return None
+    if word in ("a", "an", "and", "-", "point") or word.endswith("s"):
+        return None                      # "hundreds", "thousands": vague, not figures
     try:
         return float(text2num(word, "en"))
     except Exception:  # noqa: BLE001 - text2num raises ValueError and others

@@ -229,20 +229,23 @@ class ReadFileFn(beam.DoFn):
 class ReadDocuments(beam.PTransform):
     """File patterns -> documents (main output) and error rows (``errors``)."""
 
-    def __init__(self, patterns: list[str], max_document_bytes: int):
+    def __init__(self, patterns: list[str], max_document_bytes: int,
+                 file_filter: beam.PTransform | None = None):
         super().__init__()
         self.patterns = [expand_input(p) for p in patterns]
         self.max_document_bytes = max_document_bytes
+        self.file_filter = file_filter  # e.g. incremental runs skip known files
 
     def expand(self, pbegin):
+        matched = pbegin | "Patterns" >> beam.Create(self.patterns) | "Match" >> fileio.MatchAll()
+        if self.file_filter is not None:
+            matched = matched | "FilterFiles" >> self.file_filter
         read = (
-            pbegin
-            | "Patterns" >> beam.Create(self.patterns)
-            | "Match" >> fileio.MatchAll()
+            matched
             | "Spread" >> beam.Reshuffle()
             | "Open" >> fileio.ReadMatches()
             | "Parse" >> beam.ParDo(ReadFileFn(self.max_document_bytes)).with_outputs(
                 ERRORS, main="documents"))
         # A WARC or JSONL file is read by one worker; spread its documents.
         return {"documents": read.documents | "SpreadDocuments" >> beam.Reshuffle(),
-                ERRORS: read[ERRORS]}
+                ERRORS: read[ERRORS], "files": matched}

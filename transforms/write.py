@@ -18,6 +18,11 @@ def table_prefix(output: str, table: str) -> str:
     return FileSystems.join(output, table, "part")
 
 
+def table_glob(output: str, table: str) -> str:
+    """Glob of every Parquet file of a table (all partitions)."""
+    return FileSystems.join(output, table, "**.parquet")
+
+
 def to_row(row: dict, schema, ingested_at: dt.datetime) -> dict:
     """Project a record onto a table schema, stamping ``ingested_at``."""
     out = {name: row.get(name) for name in schema.names}

@@ -1,0 +1,227 @@
+"""Score ``transforms.figures`` on shared money gold and on the invented labelled set.
+
+1. Shared money gold (``SHARED/corpus/figures/money_gold.jsonl``; read by path, never
+   copied). Sentences go through ``nlp.pipe`` and ``extract_figures``. A gold span is
+   *money* when its type is "currency" (Recognizers-Text) or its unit's first word
+   names a currency (quantulum3: "pound sterling", "dollar per hour"). Gold spans with
+   no value (a bare "dollars") are not scored, and predictions over them are ignored.
+   Gold ``end`` is inclusive for Recognizers-Text and absent for quantulum3
+   (= start + len(surface)). Expected currency:
+   * ``iso_currency`` when given;
+   * a bare "$"/"Dollar" is **USD** (the pipeline's documented default: a bare "$"
+     means US dollars, flagged ``currency_inferred=True``);
+   * minor units compare in major units: "Cent" -> USD x 0.01, "Penny" -> GBP x 0.01,
+     "Satoshi" -> XBT x 1e-8 (the extractor reports "50 cents" as 0.5 USD);
+   * any other unit name ("Franc", "Peseta", "Rupee") accepts every ISO code whose
+     English CLDR name ends in that word (the gold does not say which franc).
+   For each scored gold span: *value-correct* when a predicted money figure overlaps
+   it with value (or value_high, or the range midpoint, which quantulum3 uses) within
+   relative tolerance 1e-6; *currency-correct* when an overlapping money figure has an
+   accepted code. Precision = predicted money figures overlapping a scored gold span /
+   predicted money figures not over an unscored span. Target: value-correct >= 0.90.
+
+2. Own set (``evaluation/data/figures_labelled.jsonl``, invented sentences covering
+   every kind, qualifiers, ranges and non-figures): a gold figure is correct when a
+   prediction overlaps it with the same kind, value, value_high, unit and qualifier.
+   Targets: recall (all fields correct) >= 0.85, precision >= 0.90.
+
+Usage: ``python evaluation/eval_figures.py [--shared DIR] [--own FILE]``. SHARED
+defaults to $NEWS_SHARED_DIR or ``../shared`` from the repo root. When it is absent the
+shared part prints a skip message and does not fail, unless REQUIRE_SHARED=1; the own
+set is always scored. Prints a table and a final JSON line; exits 1 under a target.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evaluation.shared import shared_dir  # noqa: E402
+from transforms.figures import extract_figures  # noqa: E402
+
+MONEY_TARGET = 0.90
+OWN_TARGETS = {"recall": 0.85, "precision": 0.90}
+MINOR_UNITS = {"cent": ("USD", 0.01), "penny": ("GBP", 0.01), "satoshi": ("XBT", 1e-8),
+               "dollar": ("USD", 1.0), "bitcoin": ("XBT", 1.0)}
+
+
+def _close(a: float | None, b: float) -> bool:
+    return a is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def _codes_by_word() -> dict[str, set[str]]:
+    from babel.numbers import get_currency_name, list_currencies
+    out: dict[str, set[str]] = {}
+    for code in list_currencies():
+        name = get_currency_name(code, locale="en").lower()
+        if name and "(" not in name:
+            out.setdefault(name.split()[-1], set()).add(code)
+    return out
+
+
+def expected_currency(gold: dict, by_word: dict[str, set[str]]) -> tuple[set[str], float] | None:
+    """(accepted ISO codes, factor gold value -> major units), or None if not money."""
+    unit = (gold.get("unit") or "").lower()
+    first = unit.split()[0] if unit else ""
+    if gold.get("iso_currency"):
+        return {gold["iso_currency"]}, 1.0
+    if first in MINOR_UNITS:
+        code, factor = MINOR_UNITS[first]
+        return {code}, factor
+    if unit.startswith("pound sterling") or first == "pound":
+        return {"GBP"}, 1.0
+    if gold.get("type") == "currency" or first in by_word:
+        word = unit.split()[-1] if gold.get("type") == "currency" else first
+        return by_word.get(word, set()), 1.0
+    return None
+
+
+def _pred_value_ok(p: dict, target: float) -> bool:
+    vals = [p["value"], p["value_high"]]
+    if p["value_high"] is not None:
+        vals.append((p["value"] + p["value_high"]) / 2)
+    return any(_close(v, target) for v in vals)
+
+
+def score_money(path: Path, nlp) -> dict:
+    by_word = _codes_by_word()
+    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    n = value_ok = cur_ok = pred_total = pred_hit = 0
+    misses: list[str] = []
+    for rec, doc in zip(records, nlp.pipe(r["text"] for r in records)):
+        text = rec["text"]
+        scored, unscored = [], []
+        for g in rec["gold"]:
+            exp = expected_currency(g, by_word)
+            if exp is None:
+                continue
+            start = g["start"]
+            end = g["end"] + 1 if "end" in g else start + len(g["surface"])
+            span = (start, end, g, exp)
+            (scored if g.get("value") is not None else unscored).append(span)
+        preds = [p for p in extract_figures(doc) if p["kind"] == "money"]
+        for s, e, g, (codes, factor) in scored:
+            n += 1
+            target = float(g["value"]) * factor
+            over = [p for p in preds if p["start"] < e and s < p["end"]]
+            v = any(_pred_value_ok(p, target) for p in over)
+            c = any(p["unit"] in codes for p in over)
+            value_ok += v
+            cur_ok += c
+            if not (v and c):
+                got = [(p["text"], p["value"], p["unit"]) for p in over] or "missed"
+                misses.append(f"{rec['idx']:>4} {text[s:e]!r} gold={target:g} "
+                              f"{sorted(codes)[:3]} got={got}")
+        for p in preds:
+            if any(p["start"] < e and s < p["end"] for s, e, *_ in unscored):
+                continue
+            pred_total += 1
+            hit = any(p["start"] < e and s < p["end"] for s, e, *_ in scored)
+            pred_hit += hit
+            if not hit:
+                misses.append(f"{rec['idx']:>4} FP {p['text']!r} {p['value']:g} {p['unit']}")
+    return {"gold_money": n, "value_correct": round(value_ok / n, 4) if n else 0.0,
+            "currency_correct": round(cur_ok / n, 4) if n else 0.0,
+            "predicted_money": pred_total,
+            "precision": round(pred_hit / pred_total, 4) if pred_total else 0.0,
+            "misses": misses}
+
+
+def score_own(path: Path, nlp) -> dict:
+    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    n = ok = npred = pred_hit = 0
+    fields = {"kind": 0, "value": 0, "unit": 0, "qualifier": 0}
+    errors: list[str] = []
+    for rec, doc in zip(records, nlp.pipe(r["text"] for r in records)):
+        preds = extract_figures(doc)
+        for p in preds:
+            assert doc.text[p["start"]:p["end"]] == p["text"], p
+        for g in rec["figures"]:
+            n += 1
+            over = [p for p in preds if p["start"] < g["end"] and g["start"] < p["end"]]
+            best = over[0] if over else None
+            checks = {
+                "kind": best is not None and best["kind"] == g["kind"],
+                "value": best is not None and _close(best["value"], g["value"]) and (
+                    (g["value_high"] is None and best["value_high"] is None)
+                    or _close(best["value_high"], g["value_high"] or math.nan)),
+                "unit": best is not None and best["unit"] == g["unit"],
+                "qualifier": best is not None and best["qualifier"] == g["qualifier"],
+            }
+            for k, v in checks.items():
+                fields[k] += v
+            if all(checks.values()):
+                ok += 1
+            else:
+                got = {k: best[k] for k in ("text", "kind", "value", "value_high", "unit",
+                                            "qualifier")} if best else "missed"
+                errors.append(f"{rec['id']} {g['text']!r} got {got}")
+        for p in preds:
+            npred += 1
+            hit = any(p["start"] < g["end"] and g["start"] < p["end"] for g in rec["figures"])
+            pred_hit += hit
+            if not hit:
+                errors.append(f"{rec['id']} FP {p['text']!r} ({p['kind']})")
+    res = {"gold_figures": n, "recall": round(ok / n, 4) if n else 0.0,
+           "predicted": npred, "precision": round(pred_hit / npred, 4) if npred else 0.0}
+    res.update({f"{k}_accuracy": round(v / n, 4) if n else 0.0 for k, v in fields.items()})
+    res["errors"] = errors
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=None,
+                    help="shared data dir (default: $NEWS_SHARED_DIR or ../shared)")
+    ap.add_argument("--own", type=Path,
+                    default=ROOT / "evaluation" / "data" / "figures_labelled.jsonl")
+    ap.add_argument("--model", default=None, help="spaCy package (default: transforms.nlp)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    args = ap.parse_args(argv)
+    from transforms.nlp import load_model
+    nlp = load_model(args.model)
+    result: dict = {}
+    failed: list[str] = []
+
+    gold = shared_dir(args.shared and str(args.shared)) / "corpus" / "figures" / "money_gold.jsonl"
+    if gold.is_file():
+        money = score_money(gold, nlp)
+        misses = money.pop("misses")
+        if args.verbose:
+            print("\n".join("  " + m for m in misses))
+        result["money_gold"] = money
+        if money["value_correct"] < MONEY_TARGET:
+            failed.append("money_gold.value_correct")
+    else:
+        print(f"SKIP shared money gold: {gold} not found")
+        result["money_gold"] = "skipped"
+        if os.environ.get("REQUIRE_SHARED") == "1":
+            failed.append("money_gold.missing")
+
+    own = score_own(args.own, nlp)
+    errors = own.pop("errors")
+    if args.verbose:
+        print("\n".join("  " + m for m in errors))
+    result["own_set"] = own
+    failed += [f"own_set.{k}" for k, t in OWN_TARGETS.items() if own[k] < t]
+
+    print(f"{'set':<12}{'metric':<22}{'value':>10}")
+    for name, res in result.items():
+        if isinstance(res, dict):
+            for k, v in res.items():
+                print(f"{name:<12}{k:<22}{v:>10}")
+    result["targets"] = {"money_value_correct": MONEY_TARGET, **{f"own_{k}": v for k, v in
+                                                                  OWN_TARGETS.items()}}
+    result["failed"] = failed
+    print(json.dumps(result))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

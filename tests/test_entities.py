@@ -1,0 +1,125 @@
+"""Entity canonicalisation over the real spaCy model, on invented text."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from schemas import ENTITIES, MENTIONS
+from transforms.entities import (KEEP_LABELS, Mention, canonical_name, clean_surface,
+                                 entity_rows, link_entities, mention_rows)
+
+ARTICLE = (
+    "Gov. Ellen Marsh said on Tuesday that the Northfield Transit Authority (NTA) "
+    "would cut fares by $2 million. Marsh's office confirmed the plan. "
+    "Dr. Omar T. Feld, who heads the NTA, disagreed. \"We cannot,\" Feld said. "
+    "Sen. Paul Ridley of the Democratic Party visited Northfield. "
+    "Ridley spoke with President Anna Kowal. Later Omar Feld left for Canada.")
+
+
+@pytest.fixture(scope="module")
+def doc(nlp):
+    return nlp(ARTICLE)
+
+
+@pytest.fixture(scope="module")
+def mentions(doc):
+    return link_entities(doc)
+
+
+def names(mentions: list[Mention]) -> dict[str, str]:
+    return {m.text: m.name for m in mentions}
+
+
+def test_offsets_and_order(doc, mentions):
+    assert mentions, "no mentions found"
+    assert [m.start for m in mentions] == sorted(m.start for m in mentions)
+    for m in mentions:
+        assert doc.text[m.start:m.end] == m.text
+        assert m.label in KEEP_LABELS
+
+
+def test_person_titles_and_surnames(mentions):
+    by_text = names(mentions)
+    assert by_text["Ellen Marsh"] == "Ellen Marsh"
+    assert by_text["Marsh"] == "Ellen Marsh"       # "Marsh's": possessive trimmed
+    assert by_text["Feld"] == "Omar T. Feld"
+    assert by_text["Omar Feld"] == "Omar T. Feld"  # shorter full name -> longest
+    assert by_text["Ridley"] == "Paul Ridley"
+    assert not any(m.text.startswith(("Gov.", "Dr.", "Sen.")) for m in mentions)
+    assert all(m.label == "PERSON" for m in mentions if m.name == "Omar T. Feld")
+
+
+def test_acronym_and_leading_the(mentions):
+    nta = [m for m in mentions if m.text == "NTA"]
+    assert len(nta) == 2
+    assert {m.name for m in nta} == {"Northfield Transit Authority"}
+    assert all(m.label == "ORG" for m in nta)
+    assert "Democratic Party" in {m.name for m in mentions}
+    assert not any(m.name.lower().startswith("the ") for m in mentions)
+
+
+def test_no_numeric_labels(mentions):
+    assert not any("$" in m.text or m.text == "Tuesday" for m in mentions)
+
+
+def test_canonical_name(mentions):
+    assert canonical_name(mentions, "Feld") == "Omar T. Feld"
+    assert canonical_name(mentions, "Gov. Marsh") == "Ellen Marsh"
+    assert canonical_name(mentions, "Marsh's") == "Ellen Marsh"
+    assert canonical_name(mentions, "NTA") == "Northfield Transit Authority"
+    assert canonical_name(mentions, "President Kowal") == "Anna Kowal"
+    assert canonical_name(mentions, "he") is None
+    assert canonical_name(mentions, "Nobody") is None
+    assert canonical_name(mentions, "Feld", label="ORG") is None
+    first_feld = min(m.start for m in mentions if m.name == "Omar T. Feld")
+    assert canonical_name(mentions, "Feld", before=first_feld) is None
+
+
+def test_clean_surface():
+    assert clean_surface("Gov. Ellen Marsh's") == "Ellen Marsh"
+    assert clean_surface("the United Nations", "ORG") == "United Nations"
+    assert clean_surface("General Motors", "ORG") == "General Motors"
+
+
+def test_mislabelled_surname_becomes_person(nlp):
+    doc = nlp("Council member Priya Okonkwo-Hale voted no. "
+              "Okonkwo-Hale said the budget was late. Okonkwo-Hale left.")
+    ms = link_entities(doc)
+    hits = [m for m in ms if m.name == "Priya Okonkwo-Hale"]
+    assert len(hits) >= 2
+    assert {m.label for m in hits} == {"PERSON"}
+
+
+def test_rows_match_schemas(mentions):
+    ents = entity_rows("a1", mentions)
+    table = pa.Table.from_pylist(ents, schema=ENTITIES)
+    assert table.num_rows == len({(m.name, m.label) for m in mentions})
+    feld = next(r for r in ents if r["name"] == "Omar T. Feld")
+    assert feld["mentions"] == 3
+    assert feld["surface_forms"] == ["Feld", "Omar Feld", "Omar T. Feld"]
+    assert feld["first_start"] == ARTICLE.index("Omar T. Feld")
+    rows = mention_rows("a1", mentions)
+    assert pa.Table.from_pylist(rows, schema=MENTIONS).num_rows == len(mentions)
+    assert all(r["article_id"] == "a1" for r in rows)
+
+
+def test_empty_and_odd_docs(nlp):
+    assert link_entities(nlp("")) == []
+    assert entity_rows("x", []) == []
+    for text in ["(NTA)", "( )", "'s", "Mr.", "The The The", "\u200b\n\t"]:
+        for m in link_entities(nlp(text)):
+            assert m.name
+
+
+def test_bracketed_and_undefined_acronyms(nlp):
+    doc = nlp("The World Health Organization (WHO) warned of measles in Kenya. "
+              "A WHO spokesman said the European Union would help. The EU sent vaccines.")
+    ms = link_entities(doc)
+    assert {m.name for m in ms if m.text == "WHO"} == {"World Health Organization"}
+    assert not any("(" in m.text or ")" in m.text for m in ms)
+    assert {m.name for m in ms if m.text == "EU"} == {"European Union"}
+
+
+def test_lowercase_modifiers_trimmed(nlp):
+    doc = nlp("Officials at the state Department of Transportation said the bridge was safe.")
+    assert "Department of Transportation" in {m.name for m in link_entities(doc)}
