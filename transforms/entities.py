@@ -135,12 +135,13 @@ def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
 def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
     """(start_tok, end_tok, label, cleaned name) for kept NER spans, trimmed."""
     out = []
+    full_text = doc.text  # Doc.text joins every token: read it once
     for ent in doc.ents:
         if ent.label_ not in KEEP_LABELS:
             continue
         for seg in _segments(ent):
             toks = _trim(seg, ent.label_)
-            text = doc.text[toks[0].idx:toks[-1].idx + len(toks[-1])]
+            text = full_text[toks[0].idx:toks[-1].idx + len(toks[-1])]
             name = clean_surface(text, ent.label_)
             if name and any(c.isalpha() for c in name):
                 out.append((toks[0].i, toks[-1].i + 1, ent.label_, name))
@@ -224,7 +225,8 @@ def link_entities(doc: "Doc") -> list[Mention]:
     for *_, lab, name in linked:
         votes[name][lab] += 1   # Counter keeps insertion order: max() returns the first
     label_of = {n: max(c, key=lambda lab: c[lab]) for n, c in votes.items()}
-    mentions = {Mention(s, e, doc.text[s:e], label_of[name], name) for s, e, _, name in linked}
+    text = doc.text
+    mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in linked}
     return sorted(mentions, key=lambda m: (m.start, m.end))
 
 

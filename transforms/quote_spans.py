@@ -38,12 +38,12 @@ class QuoteSpan:
 def _role(text: str, i: int, ps: int, pe: int) -> str:
     """'open', 'close' or 'either' for the mark at ``i`` in paragraph ``[ps, pe)``."""
     ch = text[i]
-    if ch in OPENING:
-        return "open"
-    if ch in CLOSING:
-        return "close"
     before = text[i - 1] if i > ps else " "
     after = text[i + 1] if i + 1 < pe else " "
+    if ch in OPENING:   # a typo'd closing mark: “It's unusual,“ he said
+        return "close" if before in ",.!?" and after.isspace() else "open"
+    if ch in CLOSING:
+        return "close"
     opens = before in _OPEN_BEFORE
     closes = after in _CLOSE_AFTER or after in MARKS
     if opens and not closes:

@@ -21,71 +21,20 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from transforms.entities import TITLES, Mention, canonical_name, link_entities
+from transforms.entities import TITLES, Mention, link_entities
+from transforms.quote_speakers import SpeakerResolver
 from transforms.quote_spans import QuoteSpan, find_quote_spans
+from transforms.quote_words import (CUE_FORMS, MINOR_WORDS, PERSON_PRONOUNS, SENT_END,
+                                    TITLE_CUES, cue_lemma)
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
-CUE_LEMMAS = frozenset("""
-say tell tweet retweet write add warn argue ask insist post note explain claim state
-declare announce reply respond answer continue conclude recall acknowledge admit concede
-confirm deny suggest predict promise vow pledge urge remark comment observe quip joke
-boast brag complain lament shout yell scream cry exclaim chant whisper mutter murmur
-testify report describe call label dub brand term charge allege accuse assert maintain
-contend counter retort rebut reiterate repeat emphasize emphasise stress caution advise
-inform blog text email message mention muse wonder agree disagree object protest demand
-plead beg thank praise criticize criticise attack slam blast mock dismiss decry condemn
-denounce lash sneer scoff laugh sigh grumble gush rave marvel recount characterize
-characterise read proclaim hint imply guarantee assure reassure concur echo summarize
-summarise offer interject interrupt chime preach swear threaten tease taunt posit
-speculate estimate forecast reason begin start put quote cite order instruct recommend
-question wail groan snap fire hit push press shoot think believe sing
-""".split())
-_IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write",
-              "written": "write", "writes": "write", "thought": "think", "swore": "swear",
-              "sworn": "swear", "began": "begin", "shot": "shoot", "read": "read",
-              "cried": "cry", "replied": "reply", "denied": "deny", "put": "put"}
-ORG_NOUNS = frozenset("""
-company firm agency department ministry bank campaign group organization organisation
-committee council party government administration office court university school
-hospital union association commission board authority corporation club team network
-newspaper station police embassy airline retailer insurer utility foundation institute
-center centre league coalition bureau regulator regime army military airport museum
-""".split())
-_DOC_NOUNS = frozenset("statement tweet post letter email release message note memo "
-                       "website account ad video".split())
-_PERSON_PRONOUNS = {"he": "m", "she": "f"}
-_MINOR = frozenset("a an the of and or in on at for to with by from vs de".split())
-_SENT_END = frozenset(".!?")
 _RULE_CONF = {"dash": 0.8, "after": 0.9, "inverted": 0.9, "before": 0.85, "according_to": 0.85,
               "colon": 0.75, "between": 0.85, "continuation": 0.85, "follow_on": 0.7,
               "preceding_subject": 0.55, "governor": 0.5, None: 0.3}
-
-
-def _forms(lemma: str) -> set[str]:
-    stem = lemma[:-1] if lemma.endswith("e") else lemma
-    out = {lemma, lemma + "s", lemma + "es", lemma + "d", lemma + "ed", stem + "ing",
-           lemma + lemma[-1] + "ed", lemma + lemma[-1] + "ing"}
-    if lemma.endswith("y"):
-        out |= {lemma[:-1] + "ies", lemma[:-1] + "ied"}
-    return out
-
-
-_CUE_FORMS = {f: lem for lem in CUE_LEMMAS for f in _forms(lem)} | _IRREGULAR
-
-
-@lru_cache(maxsize=1)
-def _gender_detector():
-    """gender_guesser's first-name table, or None when the package is absent."""
-    try:
-        import gender_guesser.detector as gd
-    except ImportError:  # pragma: no cover - optional
-        return None
-    return gd.Detector(case_sensitive=False)
 
 
 @dataclass
@@ -107,40 +56,24 @@ class _Quote:
     row: dict = field(default_factory=dict)
 
 
-def is_cue(tok: "Token") -> str | None:
-    """The cue lemma when ``tok`` is a speech verb, else None."""
-    if tok.pos_ not in ("VERB", "AUX") and not tok.tag_.startswith("VB"):
-        return None
-    lem = tok.lemma_.lower()
-    if lem in CUE_LEMMAS:
-        return lem
-    return _CUE_FORMS.get(tok.lower_)
-
-
 class _Extractor:
+    """Per-article state: the doc, its quote spans, frames, cues and speakers."""
+
     def __init__(self, doc: "Doc", mentions: list[Mention]):
+        from spacy.attrs import IDX
+
         self.doc, self.text = doc, doc.text
-        self.mentions = sorted(mentions, key=lambda m: m.start)
-        self.m_starts = [m.start for m in self.mentions]
-        self.t_starts = [t.idx for t in doc]
+        self.t_starts = doc.to_array(IDX).tolist() if len(doc) else []
         self.spans = find_quote_spans(self.text)
-        self.q_bounds = [(s.open, s.outer_end) for s in self.spans]
+        self.q_ends = [s.outer_end for s in self.spans]
         self.q_opens = [s.open for s in self.spans]
-        self._genders: dict[str, str | None] = {}
+        self.spk = SpeakerResolver(self.text, mentions, self.in_quote)
+        self.mention_at = self.spk.mention_at
 
-    # ----- position helpers
     def in_quote(self, pos: int) -> bool:
+        """True when char ``pos`` lies inside a quote span (marks included)."""
         k = bisect_right(self.q_opens, pos) - 1
-        return k >= 0 and pos < self.q_bounds[k][1]
-
-    def mention_at(self, tok: "Token") -> Mention | None:
-        k = bisect_right(self.m_starts, tok.idx) - 1
-        while k >= 0 and k >= bisect_right(self.m_starts, tok.idx) - 3:
-            m = self.mentions[k]
-            if m.start <= tok.idx < m.end:
-                return m
-            k -= 1
-        return None
+        return k >= 0 and pos < self.q_ends[k]
 
     def tok_index(self, pos: int) -> int:
         """Index of the first token starting at or after ``pos``."""
@@ -157,7 +90,7 @@ class _Extractor:
             t = self.doc[i]
             if t.idx < bound:
                 return out[::-1], lower > q.para_start
-            if t.text in _SENT_END or (t.is_punct and t.text[-1:] in _SENT_END):
+            if t.text in SENT_END or (t.is_punct and t.text[-1:] in SENT_END):
                 return out[::-1], False
             if not t.is_space and t.idx + len(t) <= q.open:
                 out.append(t)
@@ -174,7 +107,7 @@ class _Extractor:
             t = self.doc[i]
             if t.idx >= bound:
                 break
-            if t.text in _SENT_END or (t.is_punct and t.text[-1:] in _SENT_END):
+            if t.text in SENT_END or (t.is_punct and t.text[-1:] in SENT_END):
                 break
             if not t.is_space:
                 out.append(t)
@@ -187,6 +120,10 @@ class _Extractor:
         quote: the nsubj nearest before ``v``, else after it; the modified noun for a
         participle ("footage of Trump saying") or a relative clause."""
         h = v
+        if v.tag_ == "VBG" and v.i > 0 and not any(c.dep_.startswith("nsubj") for c in v.children):
+            p = self.doc[v.i - 1]   # "footage of Hillary Clinton asking, “…”"
+            if p.pos_ == "PROPN" and not self.in_quote(p.idx):
+                return p
         for _ in range(4):
             subs = [c for c in h.children if c.dep_ in ("nsubj", "nsubjpass")
                     and any(ch.isalpha() for ch in c.text) and not self.in_quote(c.idx)]
@@ -198,7 +135,7 @@ class _Extractor:
                 return c
             if h.dep_ in ("relcl", "acl") and h.head.pos_ in ("NOUN", "PROPN", "PRON"):
                 return h.head if not self.in_quote(h.head.idx) else None
-            if h.dep_ in ("xcomp", "conj", "advcl", "pcomp") and h.head is not h:
+            if h.dep_ in ("xcomp", "conj", "advcl", "pcomp", "prep") and h.head is not h:
                 h = h.head
             else:
                 break
@@ -225,7 +162,7 @@ class _Extractor:
         toks.sort(key=lambda t: t.i)
         return " ".join(t.text for t in toks)
 
-    def attribute(self, frame: list, after: bool) -> _Attribution:
+    def attribute(self, frame: list, after: bool, any_verb: bool = False) -> _Attribution:
         """Cue and speaker in ``frame``: the cue nearest the quote wins. After a quote
         the cue must follow it at once (", adding"), after its subject ("Feld, the
         economist, said") or before an inverted subject ("said Feld")."""
@@ -238,7 +175,7 @@ class _Extractor:
                 if subj is not None:
                     return _Attribution(subj, "according to", t.i, "according_to")
                 continue
-            if not is_cue(t):
+            if not cue_lemma(t):
                 continue
             subj = self.subject_of(t)
             if after:
@@ -248,6 +185,14 @@ class _Extractor:
             if subj is None:
                 continue
             return _Attribution(subj, self.cue_text(t), t.i, "before")
+        if after and any_verb:  # "“Go back,” Trump barked" / "beamed Donald Hartley"
+            for k, t in enumerate(frame[:8]):
+                if t.pos_ == "VERB":
+                    a = self._after(frame, k, self.subject_of(t))
+                    if a.rule is not None and (a.subject.pos_ in ("PROPN", "PRON")
+                                               or self.mention_at(a.subject)):
+                        return a
+                    break
         if after and len(frame) > 1 and frame[0].text in "―—–-" and (
                 frame[1].pos_ == "PROPN" or self.mention_at(frame[1])):
             head = frame[1]
@@ -267,14 +212,20 @@ class _Extractor:
             if ignorable and t.tag_ == "VBG" and not self.in_quote(subj.idx):
                 return _Attribution(subj, self.cue_text(t), t.i, "after")
             subj = None
+        if any(x.dep_ == "mark" or x.tag_ == "WRB" for x in lead):
+            return _Attribution()   # "…,” when Clinton blasted him
         if subj is not None and subj.i < t.i:
             sub = {x.i for x in subj.subtree}
-            if all(x.i in sub or x.is_punct or x.pos_ == "ADV" for x in lead):
+            if all(x.i in sub or x.is_punct or x.pos_ == "ADV" or t in x.ancestors
+                   for x in lead):
                 return _Attribution(subj, self.cue_text(t), t.i, "after")
             return _Attribution()
         if ignorable:
             alt = self.nearby_name(frame, k, True)
-            if alt is not None and (alt.head.i == t.i or alt.head.head.i == t.i
+            adjacent = alt is not None and alt.pos_ == "PROPN" and all(
+                x.dep_ in ("compound", "flat", "det", "amod") or x.is_punct
+                or x.text.rstrip(".").lower() in TITLES for x in self.doc[t.i + 1:alt.i])
+            if alt is not None and (adjacent or alt.head.i == t.i or alt.head.head.i == t.i
                                     and alt.head.pos_ not in ("VERB", "AUX")):
                 return _Attribution(alt, self.cue_text(t), t.i, "inverted")
         else:
@@ -301,128 +252,41 @@ class _Extractor:
             head = head.head
         return head if head.pos_ in ("PROPN", "PRON", "NOUN") else None
 
+    def next_paragraph_dash(self, q: QuoteSpan) -> _Attribution:
+        """A quote paragraph signed in the next one: "“…”" then "-Michelle Marks, Ohio"."""
+        if self.text[q.outer_end:q.para_end].strip():
+            return _Attribution()
+        i = self.tok_index(q.para_end)
+        while i < len(self.doc) and self.doc[i].is_space:
+            i += 1
+        frame = [t for t in self.doc[i:i + 8] if not t.is_space]
+        if len(frame) > 1 and frame[0].text[:1] in "―—–-" and len(frame[0].text) == 1:
+            return self.attribute(frame, True)
+        return _Attribution()
+
     # ----- speakers
-    def gender(self, name: str) -> str | None:
-        """'m', 'f' or None for a canonical PERSON name (honorifics, then first name)."""
-        if name in self._genders:
-            return self._genders[name]
-        g = None
-        for m in self.mentions:
-            if m.name == name:
-                prev = self.text[max(0, m.start - 6):m.start].split()
-                h = prev[-1].rstrip(".").lower() if prev else ""
-                if h == "mr":
-                    g = "m"
-                elif h in ("mrs", "ms", "miss"):
-                    g = "f"
-                if g:
-                    break
-        if g is None and (det := _gender_detector()) is not None:
-            first = name.split()[0].rstrip(".")
-            res = det.get_gender(first) if len(first) > 1 else "unknown"
-            g = {"male": "m", "female": "f"}.get(res)
-        self._genders[name] = g
-        return g
-
-    def nearest(self, pos: int, label: str, gender: str | None = None) -> Mention | None:
-        k = bisect_left(self.m_starts, pos) - 1
-        while k >= 0:
-            m = self.mentions[k]
-            if m.label == label and m.end <= pos and not self.in_quote(m.start):
-                if gender is None or self.gender(m.name) in (None, gender):
-                    return m
-            k -= 1
-        return None
-
-    def phrase(self, s: "Token", named: bool) -> list:
-        """The subject's noun phrase without appositions or relative clauses."""
-        keep = {"compound", "det", "amod", "poss", "nummod", "case", "nmod", "flat",
-                "punct", "advmod", "quantmod"}
-        toks = [s]
-        for c in s.lefts:
-            if c.dep_ in keep:
-                toks.extend(c.subtree)
-        if not named:
-            for c in s.rights:
-                if c.dep_ == "prep" and c.i == s.i + 1:
-                    toks.extend(c.subtree)
-        toks = sorted(set(toks), key=lambda t: t.i)
-        while toks and (toks[0].is_punct or toks[0].text in "“”\"'"):
-            toks.pop(0)
-        while toks and toks[-1].is_punct and toks[-1].text not in ".":
-            toks.pop()
-        return toks or [s]
-
-    def title_of(self, s: "Token", m: Mention | None, toks: list) -> str | None:
-        for c in s.rights:
-            if c.dep_ == "appos" and not self.in_quote(c.idx):
-                sub = [t for t in c.subtree if not self.in_quote(t.idx)]
-                words = self.text[sub[0].idx:sub[-1].idx + len(sub[-1])].strip(" ,()")
-                if words:
-                    return words
-        if m is not None:
-            pre = [t for t in toks if t.idx < m.start and t.dep_ != "det"]
-            if pre:
-                return self.text[pre[0].idx:pre[-1].idx + len(pre[-1])]
-        return None
-
-    def speaker(self, s: "Token") -> dict:
-        """speaker, speaker_mention, speaker_label, speaker_title for subject ``s``."""
-        m = self.mention_at(s)
-        if m is None or m.label not in ("PERSON", "ORG", "GPE"):
-            for c in s.children:  # "the chief economist, Omar Feld, said"
-                if c.dep_ == "appos" and (cm := self.mention_at(c)) and cm.label == "PERSON":
-                    s, m = c, cm
-                    break
-            if m is None and s.dep_ == "appos" and (hm := self.mention_at(s.head)) \
-                    and hm.label in ("PERSON", "ORG"):   # "Flynn, a top surrogate"
-                s, m = s.head, hm
-        if (m is None and s.lemma_.lower() in _DOC_NOUNS):  # "Feld's statement said"
-            for c in s.children:
-                if c.dep_ == "poss" and (cm := self.mention_at(c)) and cm.label in (
-                        "PERSON", "ORG"):
-                    s, m = c, cm
-        low = s.lower_
-        named = m is not None and m.label in ("PERSON", "ORG", "GPE")
-        toks = self.phrase(s, named)
-        surface = self.text[toks[0].idx:toks[-1].idx + len(toks[-1])]
-        row = {"speaker": None, "speaker_mention": surface, "speaker_label": "unnamed",
-               "speaker_title": None, "resolved": None}
-        if named:
-            row.update(speaker=m.name, speaker_label="ORG" if m.label == "GPE" else m.label,
-                       speaker_mention=m.text if len(toks) > 4 else surface,
-                       speaker_title=self.title_of(s, m, toks))
-        elif low in _PERSON_PRONOUNS:
-            r = self.nearest(s.idx, "PERSON", _PERSON_PRONOUNS[low])
-            row.update(speaker=r.name if r else None, speaker_label="PERSON",
-                       resolved="pronoun", speaker_mention=s.text)
-        elif low == "it" or (s.pos_ == "NOUN" and s.lemma_.lower() in ORG_NOUNS and any(
-                c.lower_ in ("the", "its", "this") for c in s.lefts)):
-            r = self.nearest(s.idx, "ORG")
-            row.update(speaker=r.name if r else None, resolved="nominal",
-                       speaker_label="ORG" if r else "unnamed")
-        elif s.pos_ == "PROPN" and s.text[:1].isupper():
-            name = canonical_name(self.mentions, surface, "PERSON") or canonical_name(
-                self.mentions, surface)
-            label = next((x.label for x in self.mentions if x.name == name), "PERSON")
-            row.update(speaker=name or surface, speaker_label="ORG" if label == "GPE" else (
-                label if label in ("PERSON", "ORG") else "PERSON"))
-            if not name:
-                row["speaker"] = " ".join(
-                    t.text for t in toks if t.text.rstrip(".").lower() not in TITLES
-                    and t.dep_ != "det" and t.text[:1].isupper()) or surface
-        return row
 
     # ----- classification
     def words(self, q: QuoteSpan) -> list[str]:
         return self.text[q.start:q.end].split()
 
     def titlelike(self, q: QuoteSpan) -> bool:
+        """Every word capitalized except short function words: "Meet the Press"."""
         ws = self.words(q)
-        if len(ws) > 8 or self.text[q.end - 1] in ".?!":
+        if len(ws) > 8 or any(w[-1] in ".!?" for w in ws[:-1]):
             return False
-        caps = [w for w in ws if w.strip("'\"‘’(").lower() not in _MINOR or w is ws[0]]
-        return all(w.strip("'\"‘’(")[:1].isupper() or w[:1].isdigit() for w in caps)
+        caps = [w for w in ws if (w.strip("'\"‘’(").lower() not in MINOR_WORDS or w is ws[0])
+                and any(c.isalpha() for c in w)]
+        return bool(caps) and all(
+            w.strip("'\"‘’(")[:1].isupper() or w[:1].isdigit() for w in caps)
+
+    def title_context(self, q: QuoteSpan) -> bool:
+        """The word before the quote introduces a title: "NBC's", "on", "titled"."""
+        before = self.text[max(q.para_start, q.open - 200):q.open].split()
+        if not before:
+            return False
+        w = before[-1].lower().replace("’", "'").strip(",;:(")
+        return w.endswith(("'s", "s'")) or w in TITLE_CUES
 
     def kind(self, q: QuoteSpan) -> str:
         content = self.text[q.start:q.end]
@@ -431,11 +295,11 @@ class _Extractor:
             return "full"
         if first and first.islower():
             return "partial"
-        before = self.text[q.para_start:q.open].rstrip()
+        before = self.text[max(q.para_start, q.open - 200):q.open].rstrip()
         if not before or before[-1] in ".!?:,;—–-(" or before[-1] in "”\"":
             return "full"
         last = before.split()[-1].lower()
-        return "full" if last in _CUE_FORMS else "partial"
+        return "full" if last in CUE_FORMS else "partial"
 
     def governs(self, q: QuoteSpan, v_i: int) -> bool:
         """True when cue token ``v_i`` is the head of the quote's content root."""
@@ -472,12 +336,14 @@ def _weak(x: _Extractor, q: QuoteSpan) -> bool:
 
 
 def _previous_sentence_subject(x: _Extractor, q: QuoteSpan, lower: int) -> "Token | None":
-    """Subject of the last sentence before ``q`` (after ``lower``) in its paragraph."""
+    """Subject of the last sentence before ``q`` (after ``lower``), in its paragraph or,
+    when ``q`` opens its paragraph, in the paragraph before."""
+    floor = lower if q.open == q.para_start else max(lower, q.para_start)
     i = x.tok_index(q.open) - 1
-    while i >= 0 and x.doc[i].idx >= max(lower, q.para_start) and (
-            x.doc[i].is_space or x.doc[i].text in _SENT_END):
+    while i >= 0 and x.doc[i].idx >= floor and (
+            x.doc[i].is_space or x.doc[i].text in SENT_END):
         i -= 1
-    if i < 0 or x.doc[i].idx < max(lower, q.para_start) or x.in_quote(x.doc[i].idx):
+    if i < 0 or x.doc[i].idx < floor or x.in_quote(x.doc[i].idx):
         return None
     root = x.doc[i].sent.root
     if x.in_quote(root.idx):
@@ -485,7 +351,7 @@ def _previous_sentence_subject(x: _Extractor, q: QuoteSpan, lower: int) -> "Toke
     subj = x.subject_of(root)
     if subj is None:
         return None
-    if x.mention_at(subj) or subj.lower_ in _PERSON_PRONOUNS:
+    if x.mention_at(subj) or subj.lower_ in PERSON_PRONOUNS:
         return subj
     for c in subj.children:  # "Her opponent, Rep. Gordon Blake, disagreed."
         if c.dep_ == "appos" and x.mention_at(c):
@@ -494,67 +360,92 @@ def _previous_sentence_subject(x: _Extractor, q: QuoteSpan, lower: int) -> "Toke
 
 
 def extract_quotes(doc: "Doc", mentions: list[Mention] | None = None) -> list[dict]:
-    """Rows of ``schemas.QUOTES`` without ``article_id``; ``doc.text[start:end] == quote``."""
+    """Rows of ``schemas.QUOTES`` without ``article_id``: one per quoted span (a quote
+    split around its attribution or over paragraphs gives one row per part);
+    ``doc.text[start:end] == quote``. ``mentions`` default to ``link_entities(doc)``."""
     if mentions is None:
         mentions = link_entities(doc)
     x = _Extractor(doc, mentions)
     strong = [q for q in x.spans if not _weak(x, q)]
     strong_ends = [q.outer_end for q in strong]
     strong_opens = [q.open for q in strong]
-
     quotes: list[_Quote] = []
     for q in x.spans:
         k = bisect_left(strong_ends, q.open + 1) - 1
-        lower = strong_ends[k] if k >= 0 else 0
         k2 = bisect_right(strong_opens, q.open)
-        upper = strong_opens[k2] if k2 < len(strong_opens) else len(x.text)
-        left, bounded = x.left_frame(q, lower)
-        if not left and q.open == q.para_start and q.para_start > 1:
-            prev_text = x.text[:q.para_start].rstrip()
-            if prev_text.endswith(":"):   # "Caddell continued:" then a quote paragraph
-                end = len(prev_text) - 1
-                left = [t for t in x.doc[x.tok_index(end) - 1].sent
-                        if t.idx < end and not t.is_space and not x.in_quote(t.idx)]
-        right = x.right_frame(q, upper)
-        qq = _Quote(q, left, right, bounded)
-        ends_sentence = x.text[q.end - 1] in ".?!" and q.close is not None
-        a_after = x.attribute(right, True)
-        if ends_sentence and a_after.cue_i is not None and right and (
-                a_after.cue_i - right[0].i > 3 or x.text[q.end - 1] == "."
-                and right[0].text[:1].islower()):
-            a_after = _Attribution()
-        a_before = x.attribute(left, False)
-        if ends_sentence or a_after.rule is None:
-            qq.att = a_before if a_before.rule else a_after
-        else:
-            qq.att = a_after
-        if qq.att.rule == "before" and left and left[-1].text == ":" and qq.att.cue is None:
-            qq.att.rule = "colon"
-        if qq.att.rule is None and left and left[-1].text == ":":
-            subj = x.governor_subject(q) or (x.subject_of(left[-2].sent.root)
-                                             if len(left) > 1 else None)
-            if subj is not None:
-                qq.att = _Attribution(subj, None, None, "colon")
-        if _weak(x, q):
-            a = qq.att
-            if a.rule is None or a.cue_i is None or not (
-                    x.governs(q, a.cue_i) or (a.rule in ("after", "inverted") and right
-                                              and a.cue_i - right[0].i <= 2)
-                    or (a.rule == "before" and left and a.cue_i >= left[-1].i - 1)):
-                continue
-            before = x.doc[x.tok_index(q.open) - 1] if x.tok_index(q.open) > 0 else None
-            if before is not None and before.dep_ in ("det", "amod", "poss") and len(
-                    x.words(q)) <= 2:
-                continue
-        quotes.append(qq)
-
+        qq = _framed(x, q, strong_ends[k] if k >= 0 else 0,
+                     strong_opens[k2] if k2 < len(strong_opens) else len(x.text))
+        qq.att = _own_attribution(x, qq)
+        if _is_quote(x, qq):
+            quotes.append(qq)
     return _finish(x, quotes)
+
+
+def _framed(x: _Extractor, q: QuoteSpan, lower: int, upper: int) -> _Quote:
+    """``q`` with its frames; ``lower``/``upper`` are the neighbouring strong quotes."""
+    left, bounded = x.left_frame(q, lower)
+    if not left and q.open == q.para_start and q.para_start > 1:
+        prev_text = x.text[:q.para_start].rstrip()
+        if prev_text.endswith(":"):   # "Caddell continued:" then a quote paragraph
+            end = len(prev_text) - 1
+            pstart = prev_text.rfind("\n") + 1
+            left = [t for t in x.doc[x.tok_index(end)].sent
+                    if pstart <= t.idx <= end and not t.is_space and not x.in_quote(t.idx)]
+    return _Quote(q, left, x.right_frame(q, upper), bounded)
+
+
+def _own_attribution(x: _Extractor, qq: _Quote) -> _Attribution:
+    """The cue and speaker found in the quote's own frames (no inheritance)."""
+    q, left, right = qq.span, qq.left, qq.right
+    ends_sentence = x.text[q.end - 1] in ".?!" and q.close is not None
+    last = x.text[q.start:q.close].rstrip()[-1:] if q.close is not None else ""
+    after = x.attribute(right, True, last in (",", "!", "?", "—", "-") or bool(
+        right and right[0].text == ","))
+    if ends_sentence and after.cue_i is not None and right and (
+            after.cue_i - right[0].i > 3
+            or x.text[q.end - 1] == "." and right[0].text[:1].islower()):
+        after = _Attribution()   # "“We won.” Feld said." yes; a new sentence no
+    before = x.attribute(left, False)
+    if ends_sentence or after.rule is None:
+        att = before if before.rule else after
+    else:
+        att = after
+    if att.rule is None and q.close is not None and not right:
+        att = x.next_paragraph_dash(q)
+    if att.rule is None and left and left[-1].text.endswith(":"):
+        subj = next((sj for t in reversed(left) if t.pos_ in ("VERB", "AUX")
+                     and (sj := x.subject_of(t)) is not None), None)
+        if subj is None:   # transcript style: "Rep. Trey Gowdy (R-S.C.): “…”"
+            subj = x._lead_subject(left[:-1])
+            if subj is not None and subj.pos_ != "PROPN":
+                subj = None
+        if subj is not None:
+            att = _Attribution(subj, None, None, "colon")
+    return att
+
+
+def _is_quote(x: _Extractor, qq: _Quote) -> bool:
+    """False for titles ("on NBC's “Meet the Press”") and for short or title-cased
+    spans that no adjacent or governing cue attributes (scare quotes)."""
+    q, a, left, right = qq.span, qq.att, qq.left, qq.right
+    if x.titlelike(q) and x.title_context(q):
+        return False
+    if not _weak(x, q):
+        return True
+    if a.rule is None or a.cue_i is None or not (
+            x.governs(q, a.cue_i)
+            or (a.rule in ("after", "inverted") and right and a.cue_i - right[0].i <= 2)
+            or (a.rule == "before" and left and a.cue_i >= left[-1].i - 1)):
+        return False
+    i = x.tok_index(q.open)
+    before = x.doc[i - 1] if i > 0 else None
+    return not (before is not None and before.dep_ in ("det", "amod", "poss")
+                and len(x.words(q)) <= 2)
 
 
 def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
     """Inherit speakers along quote chains, resolve speakers, build rows."""
     prev: _Quote | None = None
-    prev_para_end = -1
     for qq in quotes:
         q = qq.span
         kind = x.kind(q)
@@ -562,8 +453,7 @@ def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
         att = qq.att
         if att.rule is None and prev is not None:
             same_para = prev.span.para_start == q.para_start
-            adjacent_para = not same_para and x.text[prev_para_end:q.para_start].count(
-                "\n") <= 2 and prev.span.para_end == prev_para_end
+            next_para = not same_para and not x.text[prev.span.para_end:q.para_start].strip()
             if q.continued:
                 att, cont = _inherit(prev, "continuation"), True
             elif qq.left_bounded or (same_para and not qq.left and
@@ -574,7 +464,7 @@ def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
                 subj = _previous_sentence_subject(x, q, prev.span.outer_end)
                 if subj is not None and not _same(x, subj, prev):
                     att = _Attribution(subj, None, None, "preceding_subject")
-                elif same_para or adjacent_para:
+                elif same_para or next_para:
                     att, cont = _inherit(prev, "follow_on"), True
         if att.rule is None and prev is None:
             subj = _previous_sentence_subject(x, q, 0)
@@ -591,28 +481,29 @@ def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
             kind = prev.row["kind"] if x.text[q.start].islower() else kind
         cont = cont or q.continued
         qq.att = att
-        if att.spk is not None:
-            spk = att.spk
-        elif att.subject is not None:
-            spk = x.speaker(att.subject)
-        else:
-            spk = {"speaker": None, "speaker_mention": None, "speaker_label": None,
-                   "speaker_title": None, "resolved": None}
-        conf = _RULE_CONF.get(att.rule, 0.5)
-        if spk.get("resolved"):
-            conf *= 0.85 if spk.get("speaker") else 0.6
-        if spk.get("speaker") is None and att.rule is not None:
-            conf *= 0.8
-        att.spk = spk
-        qq.row = {
-            "quote": x.text[q.start:q.end], "start": q.start, "end": q.end,
+        qq.row = _row(x, q, att, kind, cont)
+        prev = qq
+    _backfill(x, quotes)
+    return [qq.row for qq in quotes]
+
+
+def _row(x: _Extractor, q: QuoteSpan, att: _Attribution, kind: str, cont: bool) -> dict:
+    """The output row; resolves (and caches on ``att``) the speaker fields."""
+    if att.spk is None:
+        att.spk = x.spk.speaker(att.subject) if att.subject is not None else {
+            "speaker": None, "speaker_mention": None, "speaker_label": None,
+            "speaker_title": None, "resolved": None}
+    spk = att.spk
+    conf = _RULE_CONF.get(att.rule, 0.5)
+    if spk["resolved"]:           # pronoun / "the company": less sure
+        conf *= 0.85 if spk["speaker"] else 0.6
+    if spk["speaker"] is None and att.rule is not None:
+        conf *= 0.8
+    return {"quote": x.text[q.start:q.end], "start": q.start, "end": q.end,
             "speaker": spk["speaker"], "speaker_mention": spk["speaker_mention"],
             "speaker_label": spk["speaker_label"], "speaker_title": spk["speaker_title"],
             "cue": att.cue, "kind": kind, "continues_previous": cont, "rule": att.rule,
             "confidence": round(conf, 3)}
-        prev, prev_para_end = qq, q.para_end
-    _backfill(x, quotes)
-    return [qq.row for qq in quotes]
 
 
 def _inherit(prev: _Quote, rule: str) -> _Attribution:
@@ -622,7 +513,7 @@ def _inherit(prev: _Quote, rule: str) -> _Attribution:
 def _same(x: _Extractor, subj: "Token", prev: _Quote) -> bool:
     m = x.mention_at(subj)
     name = prev.row.get("speaker")
-    return (m is not None and m.name == name) or subj.lower_ in _PERSON_PRONOUNS
+    return (m is not None and m.name == name) or subj.lower_ in PERSON_PRONOUNS
 
 
 def _backfill(x: _Extractor, quotes: list[_Quote]) -> None:
