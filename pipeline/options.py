@@ -38,3 +38,38 @@ class NewsOptions(PipelineOptions):
                             help="Pages with less main text than this become errors rows.")
         parser.add_argument("--progress_seconds", type=float, default=15.0,
                             help="Seconds between progress lines per worker (0: none).")
+        # Hostile input: time, size and memory budgets per document.
+        parser.add_argument(
+            "--extract_timeout", type=float, default=30.0,
+            help="Seconds trafilatura may spend on one page (it runs in a child process, "
+                 "restarted after an overrun; the page becomes an errors row). "
+                 "0: run it in-process, unbounded.")
+        parser.add_argument(
+            "--nlp_timeout", type=float, default=60.0,
+            help="Seconds spaCy and the extractors may spend on one article (in a child "
+                 "process; the first article of a batch also waits for the batch parse). "
+                 "An overrun costs that article's annotations (nlp_status 'error'). "
+                 "0: run in-process, unbounded.")
+        parser.add_argument(
+            "--max_nlp_chars", type=int, default=300_000,
+            help="Only the first this many characters of an article are annotated "
+                 "(nlp_status 'truncated' and an errors row beyond).")
+        parser.add_argument(
+            "--worker_max_rss_mb", type=float, default=3000.0,
+            help="A trafilatura or NLP child process growing past this many MB is killed "
+                 "and restarted; the document at hand becomes an errors row (0: no limit).")
+        # Streaming watch mode (pipeline/streaming.py); --streaming is Beam's own option.
+        parser.add_argument(
+            "--watch", default=None,
+            help="Streaming: watch this directory (local, gs://, s3://) for new files and "
+                 "write each window's rows as Parquet under OUTPUT/<table>/ingest_date=<launch "
+                 "date>/. Implies --streaming; needs a streaming runner (Prism, Flink).")
+        parser.add_argument("--window_seconds", type=int, default=60,
+                            help="Streaming: length of the fixed windows files are written in.")
+        parser.add_argument("--poll_seconds", type=float, default=5.0,
+                            help="Streaming: seconds between two listings of --watch.")
+        parser.add_argument(
+            "--stop_after_seconds", type=float, default=0.0,
+            help="Streaming: stop watching this many seconds after the watch starts, write "
+                 "the last windows and exit (0: run until cancelled; SIGINT/SIGTERM cancel "
+                 "the job, dropping unfinished windows).")

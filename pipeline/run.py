@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     options = PipelineOptions(argv if argv is not None else sys.argv[1:])
     opts = options.view_as(NewsOptions)
+    if opts.watch:  # streaming watch mode: its own assembly and lifecycle
+        from pipeline.streaming import run_streaming
+        return run_streaming(options)
     if not opts.input or not opts.output:
         print("usage: python -m pipeline --input PATH_OR_GLOB [--input ...] --output DIR "
               "[Beam options]", file=sys.stderr)

@@ -27,32 +27,50 @@ def _row_count(output: str, table: str) -> int:
 
 
 def counters(result) -> dict[str, int]:
-    """Committed Beam counters as ``namespace/name -> value`` (empty if unsupported)."""
+    """Committed Beam counters as ``namespace/name -> value``, and the maximum of
+    each distribution (e.g. ``clean/worker_peak_rss_mb``); empty if unsupported."""
     try:
-        found = result.metrics().query()["counters"]
+        found = result.metrics().query()
     except Exception:
         return {}
     out: Counter = Counter()
-    for c in found:
+    for c in found.get("counters", []):
         value = c.committed if c.committed is not None else c.attempted
         out[f"{c.key.metric.namespace}/{c.key.metric.name}"] += value or 0
+    for d in found.get("distributions", []):
+        value = d.committed if d.committed is not None else d.attempted
+        key = f"{d.key.metric.namespace}/{d.key.metric.name}"
+        if value is not None and value.count:
+            out[key] = max(out[key], value.max)
     return dict(sorted(out.items()))
+
+
+def peak_rss_mb(metrics: dict[str, int]) -> dict[str, int | None]:
+    """Peak resident memory: this process (the launcher; with the in-process
+    runner it runs the pipeline too) and the trafilatura and NLP worker processes."""
+    import resource
+
+    return {"launcher": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+            "extract_worker": metrics.get("clean/worker_peak_rss_mb"),
+            "nlp_worker": metrics.get("annotate/worker_peak_rss_mb")}
 
 
 def summarise(output: str, tables: list[str], metrics: dict[str, int],
               seconds: float, run_id: str, options: dict) -> dict:
     """Counts from the published tables (the truth) plus the runner's counters."""
     counts = {t: _row_count(output, t) for t in tables}
-    errors = _read_column(output, "errors", ["stage", "article_id"])
+    errors = _read_column(output, "errors", ["stage", "error", "article_id"])
     lost = [e for e in errors if e["article_id"] is None]
     by_stage = dict(sorted(Counter(e["stage"] for e in lost).items()))
+    by_code = dict(sorted(Counter(f"{e['stage']}/{e['error']}" for e in errors).items()))
     accounted = counts.get("articles", 0) + counts.get("duplicates", 0) + len(lost)
     inputs = (metrics.get("read/documents", 0) + metrics.get("read/errors", 0)
               if metrics else None)
     skipped = {k.split("/", 1)[1]: v for k, v in metrics.items()
                if k.startswith("read/") and k.endswith("_skipped")}
-    statuses = dict(sorted(Counter(
-        r["nlp_status"] for r in _read_column(output, "articles", ["nlp_status"])).items()))
+    articles = _read_column(output, "articles", ["nlp_status", "language"])
+    statuses = dict(sorted(Counter(r["nlp_status"] for r in articles).items()))
+    languages = dict(Counter(r["language"] or "unknown" for r in articles).most_common())
     return {
         "run_id": run_id,
         "inputs": inputs,
@@ -64,7 +82,13 @@ def summarise(output: str, tables: list[str], metrics: dict[str, int],
         "skipped_records": skipped,
         "accounted": accounted,
         "all_accounted": None if inputs is None else inputs == accounted,
+        "errors_by_code": by_code,
         "nlp_status": statuses,
+        "not_annotated_language": statuses.get("skipped_language", 0),
+        "languages": languages,
+        "over_budget": {"extract": metrics.get("clean/extract_budget_exceeded", 0),
+                        "nlp": metrics.get("annotate/nlp_budget_exceeded", 0)},
+        "peak_rss_mb": peak_rss_mb(metrics),
         "rows": counts,
         "seconds": round(seconds, 2),
         "articles_per_second": round(counts.get("articles", 0) / seconds, 2) if seconds else None,
@@ -89,4 +113,5 @@ def format_summary(s: dict) -> str:
             f"{s['articles']} articles + {s['duplicates']} duplicates + {s['errors']} errors "
             f"({stages}); {check}\n"
             f"  {s['seconds']} s, {s['articles_per_second']} articles/s; "
-            f"nlp {s['nlp_status']}; rows {s['rows']}")
+            f"nlp {s['nlp_status']} ({s['not_annotated_language']} not annotated: "
+            f"language other than English); rows {s['rows']}")

@@ -43,7 +43,7 @@ ARTICLES = _schema(
     pa.field("text", pa.string(), nullable=False),
     pa.field("word_count", pa.int32(), nullable=False),
     pa.field("content_hash", pa.string(), nullable=False),
-    pa.field("nlp_status", pa.string()),        # ok | skipped_language | skipped_empty | error | disabled
+    pa.field("nlp_status", pa.string()),        # ok | truncated | skipped_language | error | disabled
     pa.field("fetched_at", TIMESTAMP),          # WARC-Date where known
     pa.field("ingested_at", TIMESTAMP, nullable=False),
 )

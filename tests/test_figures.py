@@ -172,3 +172,12 @@ def test_extract_never_raises_fuzz(nlp, text):
         assert doc.text[r["start"]:r["end"]] == r["text"]
         assert math.isfinite(r["value"])
 
+
+
+def test_run_on_sentence_context_is_bounded(nlp):
+    text = " ".join(f"{i} dogs and {i} cats" for i in range(300))
+    rows = extract_figures(nlp(text))
+    assert len(rows) > 500
+    for row in rows:
+        assert len(row["sentence"]) <= 600 and row["text"] in row["sentence"]
+        assert row["sentence"] in text

@@ -2,7 +2,9 @@
 
 The model is loaded once per worker process (``DoFn.setup`` + ``Shared``) and
 run batched; batches are bounded by article count and by characters. The
-stage emits plain rows, never ``Doc`` objects. Each article leaves with its
+stage emits plain rows, never ``Doc`` objects. By default spaCy and the
+extractors run in a child process with a time budget per article (see
+``AnnotateBatchFn``). Each article leaves with its
 ``nlp_status``; a failure costs that article's annotations (an errors row),
 never the article itself.
 """
@@ -27,27 +29,80 @@ class _Model:
 
 
 class AnnotateBatchFn(beam.DoFn):
+    """Annotates batches of articles.
+
+    With ``nlp_timeout`` > 0 the model lives in a persistent child process
+    (``transforms.worker``) and each article's result must come within
+    ``nlp_timeout`` seconds of the previous one: an article that overruns (or
+    crashes the child) costs its annotations only, and the child is restarted.
+    0 runs spaCy in-process, unbounded. Only the first ``max_nlp_chars``
+    characters of an article are annotated (``nlp_status = 'truncated'`` beyond).
+    """
+
     def __init__(self, shared: Shared, model: str | None, max_chunk_chars: int,
-                 extractors: tuple[str, ...]):
+                 extractors: tuple[str, ...], nlp_timeout: float = 60.0,
+                 max_nlp_chars: int = 300_000, max_rss_mb: float = 0):
         self._shared = shared
         self._extractors = extractors
         self._model_name = model
         self._max_chunk_chars = max_chunk_chars
+        self._timeout, self._max_nlp_chars, self._max_rss_mb = nlp_timeout, max_nlp_chars, max_rss_mb
         self.parsed = Metrics.counter(STAGE, "articles_parsed")
         self.skipped = Metrics.counter(STAGE, "articles_skipped_language")
+        self.truncated = Metrics.counter(STAGE, "articles_truncated")
         self.failed = Metrics.counter(STAGE, "articles_failed")
+        self.over_budget = Metrics.counter(STAGE, "nlp_budget_exceeded")
+        self.peak_rss = Metrics.distribution(STAGE, "worker_peak_rss_mb")
         self.rows = {t: Metrics.counter(STAGE, f"{t}_rows") for t in NLP_TABLES}
 
     def setup(self):
         name, chunk = self._model_name, self._max_chunk_chars
-        self._nlp = self._shared.acquire(
-            lambda: _Model(nlp_lib.load_model(name, chunk)), tag=f"spacy:{name}").nlp
+        self._worker = None
+        if self._timeout > 0:
+            from transforms.worker import Worker
+            self._worker = Worker("transforms.nlp:worker_annotate", "transforms.nlp:worker_setup",
+                                  (name, chunk), what="NLP annotation", option="--nlp_timeout",
+                                  max_rss_mb=self._max_rss_mb)
+            self._worker.start()
+        else:
+            self._nlp = self._shared.acquire(
+                lambda: _Model(nlp_lib.load_model(name, chunk)), tag=f"spacy:{name}").nlp
 
-    def _annotate(self, articles: list[dict]):
-        docs = nlp_lib.parse_texts(self._nlp, (a["text"] for a in articles),
-                                   self._max_chunk_chars, batch_size=len(articles))
-        return [nlp_lib.annotate_doc(a["article_id"], doc, self._extractors)
-                for a, doc in zip(articles, docs)]
+    def teardown(self):
+        if getattr(self, "_worker", None) is not None:
+            self._worker.close()
+
+    def finish_bundle(self):
+        if self._worker is not None:
+            self.peak_rss.update(int(self._worker.peak_mb()))
+
+    def _results(self, items: list[tuple[str, str]]):
+        """One result per ``(article_id, text)``, in order (see
+        ``nlp.annotate_articles``); a hang or crash costs the article at hand."""
+        args = (self._max_chunk_chars, self._extractors)
+        if self._worker is None:
+            yield from nlp_lib.annotate_articles(self._nlp, items, *args)
+            return
+        from transforms.worker import BudgetExceeded, RemoteError, WorkerDied
+
+        pending, alone = list(items), False
+        while pending:
+            batch, got = pending[:1] if alone else pending, 0
+            try:
+                for result in self._worker.stream(batch, *args, timeout=self._timeout):
+                    got += 1
+                    yield result
+            except (BudgetExceeded, WorkerDied) as exc:
+                if got == 0 and len(batch) > 1:
+                    alone = True  # the batch parse or its first article: find the culprit
+                    continue
+                self.over_budget.inc()
+                got += 1
+                yield {"error": (exc.code, str(exc), None)}
+            except RemoteError as exc:
+                got += 1
+                yield {"error": (exc.code, str(exc), exc.detail)}
+            pending = pending[got:]
 
     def process(self, batch: list[dict]):
         todo = []
@@ -57,25 +112,29 @@ class AnnotateBatchFn(beam.DoFn):
                 yield {**article, "nlp_status": "skipped_language"}
             else:
                 todo.append(article)
-        try:
-            results = self._annotate(todo)
-        except Exception:  # find the culprit: retry one article at a time
-            results = []
-            for article in todo:
-                try:
-                    results.extend(self._annotate([article]))
-                except Exception as exc:
-                    results.append(exc)
-        for article, result in zip(todo, results):
-            if isinstance(result, Exception):
+        items = [(a["article_id"], nlp_lib.nlp_prefix(a["text"], self._max_nlp_chars))
+                 for a in todo]
+        for article, (_, text), result in zip(todo, items, list(self._results(items))):
+            if "error" in result:
+                code, message, detail = result["error"]
                 self.failed.inc()
-                yield beam.pvalue.TaggedOutput(ERRORS, error_row(
-                    article["source"], STAGE, result, article_id=article["article_id"]))
+                row = error_row(article["source"], STAGE, code, message,
+                                article_id=article["article_id"])
+                yield beam.pvalue.TaggedOutput(ERRORS, {**row, "detail": detail})
                 yield {**article, "nlp_status": "error"}
                 continue
             self.parsed.inc()
-            yield {**article, "nlp_status": "ok"}
-            for table, rows in result.items():
+            status = "ok"
+            if len(text) < len(article["text"]):
+                status = "truncated"
+                self.truncated.inc()
+                yield beam.pvalue.TaggedOutput(ERRORS, error_row(
+                    article["source"], STAGE, "NlpTruncated",
+                    f"article of {len(article['text']):,} characters: only the first "
+                    f"{len(text):,} were annotated (--max_nlp_chars {self._max_nlp_chars:,})",
+                    article_id=article["article_id"]))
+            yield {**article, "nlp_status": status}
+            for table, rows in result["tables"].items():
                 self.rows[table].inc(len(rows))
                 for row in rows:
                     yield beam.pvalue.TaggedOutput(table, row)
@@ -86,19 +145,24 @@ class Annotate(beam.PTransform):
 
     def __init__(self, model: str | None = None, batch_size: int = 32,
                  batch_chars: int = 200_000, max_chunk_chars: int = 100_000,
-                 extractors: tuple[str, ...] = nlp_lib.EXTRACTORS):
+                 extractors: tuple[str, ...] = nlp_lib.EXTRACTORS,
+                 nlp_timeout: float = 60.0, max_nlp_chars: int = 300_000,
+                 max_rss_mb: float = 0):
         super().__init__()
         self.model, self.extractors = model, tuple(extractors)
         self.batch_size, self.batch_chars = batch_size, batch_chars
         self.max_chunk_chars = max_chunk_chars
+        self.nlp_timeout, self.max_nlp_chars, self.max_rss_mb = nlp_timeout, max_nlp_chars, max_rss_mb
 
     def expand(self, articles):
+        max_nlp_chars = self.max_nlp_chars
         return (
             articles
             | "Batch" >> beam.SortAndBatchElements(
                 min_batch_size=1, max_batch_size=self.batch_size,
                 max_batch_weight=self.batch_chars,
-                element_size_fn=lambda a: len(a["text"]) + 1)
+                element_size_fn=lambda a: min(len(a["text"]), max_nlp_chars) + 1)
             | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
-                Shared(), self.model, self.max_chunk_chars, self.extractors)).with_outputs(
+                Shared(), self.model, self.max_chunk_chars, self.extractors,
+                self.nlp_timeout, self.max_nlp_chars, self.max_rss_mb)).with_outputs(
                     ERRORS, *NLP_TABLES, main="articles"))

@@ -9,11 +9,12 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
+from typing import Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.decode import decode_html
+from transforms.decode import decode_html, looks_binary
 from transforms.errors import ERRORS, DocumentError, error_row
 
 STAGE = "clean"
@@ -22,6 +23,10 @@ _SPACES = re.compile(r"\s+")
 
 class NoMainText(DocumentError):
     code = "NoMainText"
+
+
+class NotText(DocumentError):
+    code = "NotText"
 
 
 def content_hash(text: str) -> str:
@@ -62,6 +67,19 @@ def _normalise_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# The fields of trafilatura's result that an article row uses (plain values only,
+# so a result can cross a process boundary).
+_FIELDS = ("url", "title", "author", "date", "sitename", "hostname", "description",
+           "categories", "tags", "language", "text")
+
+
+def quiet_logging() -> None:
+    """Failures become error rows; trafilatura's own log lines would only repeat them."""
+    import logging
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def extract(html: str, url: str | None) -> dict | None:
     """trafilatura's main text and metadata for one page, or None."""
     import trafilatura
@@ -71,7 +89,8 @@ def extract(html: str, url: str | None) -> dict | None:
         include_tables=False, deduplicate=False)
     if result is None:
         return None
-    return result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    found = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    return {k: found.get(k) for k in _FIELDS}
 
 
 def _strings(value) -> list[str]:
@@ -82,10 +101,13 @@ def _strings(value) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
-def clean_document(doc: dict, min_chars: int = 0) -> dict:
+def clean_document(doc: dict, min_chars: int = 0,
+                   extractor: Callable[[str, str | None], dict | None] = extract) -> dict:
     """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document.
 
-    Raises ``NoMainText`` when no text, or less than ``min_chars`` of it, is found.
+    Raises ``NotText`` for binary content and ``NoMainText`` when no text, or less
+    than ``min_chars`` of it, is found. ``extractor`` is ``extract`` or a
+    time-budgeted stand-in for it (see ``CleanFn``).
     """
     encoding = None
     meta: dict = {}
@@ -97,8 +119,10 @@ def clean_document(doc: dict, min_chars: int = 0) -> dict:
             raw = doc.get("raw") or b""
             if not raw.strip():
                 raise NoMainText("empty document")
+            if looks_binary(raw):
+                raise NotText("binary content (control bytes), not an HTML page")
             html, encoding = decode_html(raw, doc.get("http_charset"))
-        meta = extract(html, doc.get("url")) or {}
+        meta = extractor(html, doc.get("url")) or {}
         text = meta.get("text") or ""
     text = _normalise_text(unicodedata.normalize("NFC", text))
     if not text:
@@ -130,38 +154,73 @@ def clean_document(doc: dict, min_chars: int = 0) -> dict:
 
 
 class CleanFn(beam.DoFn):
-    """``clean_document`` with an error row for each document that fails."""
+    """``clean_document`` with an error row for each document that fails.
 
-    def __init__(self, min_chars: int):
+    With ``extract_timeout`` > 0, trafilatura runs in a persistent child process
+    (``transforms.worker``): a page that takes longer becomes an error row and the
+    child is restarted. 0 runs it in-process, unbounded.
+    """
+
+    def __init__(self, min_chars: int, extract_timeout: float = 30.0, max_rss_mb: float = 0):
         self.min_chars = min_chars
+        self.extract_timeout, self.max_rss_mb = extract_timeout, max_rss_mb
         self.articles = Metrics.counter(STAGE, "articles")
         self.errors = Metrics.counter(STAGE, "errors")
         self.words = Metrics.counter(STAGE, "words")
+        self.timeouts = Metrics.counter(STAGE, "extract_budget_exceeded")
+        self.peak_rss = Metrics.distribution(STAGE, "worker_peak_rss_mb")
 
     def setup(self):
-        # Failures become error rows; trafilatura's own log lines would only repeat them.
-        import logging
-        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+        quiet_logging()
+        self._worker = None
+        if self.extract_timeout > 0:
+            from transforms.worker import Worker
+            self._worker = Worker("transforms.clean:extract", "transforms.clean:quiet_logging",
+                                  what="trafilatura extraction", option="--extract_timeout",
+                                  max_rss_mb=self.max_rss_mb)
+            self._worker.start()
+
+    def _extract(self, html: str, url: str | None) -> dict | None:
+        return self._worker.call(html, url, timeout=self.extract_timeout)
 
     def process(self, doc: dict):
+        from transforms.worker import BudgetExceeded, RemoteError
+
         try:
-            article = clean_document(doc, self.min_chars)
+            article = clean_document(doc, self.min_chars,
+                                     self._extract if self._worker else extract)
         except Exception as exc:
+            if isinstance(exc, BudgetExceeded):
+                self.timeouts.inc()
             self.errors.inc()
-            yield beam.pvalue.TaggedOutput(ERRORS, error_row(doc["source"], STAGE, exc))
+            row = error_row(doc["source"], STAGE, exc)
+            if isinstance(exc, RemoteError):  # the child's traceback, not the pipe's
+                row["detail"] = exc.detail[-4000:]
+            yield beam.pvalue.TaggedOutput(ERRORS, row)
             return
         self.articles.inc()
         self.words.inc(article["word_count"])
         yield article
 
+    def finish_bundle(self):
+        if self._worker is not None:
+            self.peak_rss.update(int(self._worker.peak_mb()))
+
+    def teardown(self):
+        if getattr(self, "_worker", None) is not None:
+            self._worker.close()
+
 
 class Clean(beam.PTransform):
     """Documents -> article rows (main output) and error rows (``errors``)."""
 
-    def __init__(self, min_chars: int = 0):
+    def __init__(self, min_chars: int = 0, extract_timeout: float = 30.0,
+                 max_rss_mb: float = 0):
         super().__init__()
         self.min_chars = min_chars
+        self.extract_timeout, self.max_rss_mb = extract_timeout, max_rss_mb
 
     def expand(self, documents):
-        return documents | "Trafilatura" >> beam.ParDo(CleanFn(self.min_chars)).with_outputs(
-            ERRORS, main="articles")
+        return documents | "Trafilatura" >> beam.ParDo(CleanFn(
+            self.min_chars, self.extract_timeout, self.max_rss_mb)).with_outputs(
+                ERRORS, main="articles")

@@ -88,3 +88,24 @@ def decode_html(raw: bytes, http_charset: str | None = None) -> tuple[str, str]:
     best = charset_normalizer.from_bytes(raw[:200_000]).best()
     encoding = normalise_charset(best.encoding if best else None) or "cp1252"
     return raw.decode(encoding, errors="replace"), encoding
+
+
+# C0 control bytes that text in no charset contains (tab, LF, FF, CR and ESC,
+# used by ISO-2022, are allowed).
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+_SNIFF_BYTES = 8192
+_BINARY_SHARE = 0.05
+
+
+def looks_binary(raw: bytes) -> bool:
+    """True for bytes that are no text in any charset: more than 5% control
+    bytes in the first 8 KB. UTF-16 (a BOM, or every other byte NUL) is text."""
+    head = raw[:_SNIFF_BYTES]
+    if not head or any(head.startswith(bom) for bom, _ in _BOMS):
+        return False
+    half = max(len(head) // 2, 1)
+    even, odd = head[0::2].count(0) / half, head[1::2].count(0) / half
+    if max(even, odd) > 0.4 and min(even, odd) < 0.1:
+        return False  # UTF-16 without a byte-order mark
+    controls = len(head) - len(head.translate(None, _CONTROL))
+    return controls > _BINARY_SHARE * len(head)

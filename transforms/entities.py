@@ -109,8 +109,23 @@ def _acronym_of(acronym: str, long_form: str) -> bool:
     return subseq(caps) or subseq([c for c in long_form if c.isupper()])
 
 
-def _person_target(words: list[str], fulls: list[tuple[str, int]]) -> str | None:
-    """Longest full PERSON name (then earliest) containing ``words`` in order."""
+def _by_last_word(fulls: list[tuple[str, int]]) -> dict[str, list[tuple[str, int]]]:
+    """Full names indexed by each of their words (lower-cased), order kept."""
+    index: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for full, first in fulls:
+        for w in set(full.lower().split()):
+            index[w].append((full, first))
+    return index
+
+
+def _person_target(words: list[str], fulls: list[tuple[str, int]],
+                   index: dict[str, list[tuple[str, int]]] | None = None) -> str | None:
+    """Longest full PERSON name (then earliest) containing ``words`` in order.
+
+    ``index`` (from ``_by_last_word``) narrows the search to names that contain
+    the last word, so linking stays linear in the number of mentions."""
+    if index is not None:
+        fulls = index.get(words[-1].lower(), []) if words else []
     best: tuple[int, int, str] | None = None
     for full, first in fulls:
         fw = full.split()
@@ -184,6 +199,7 @@ def link_entities(doc: "Doc") -> list[Mention]:
         if lab == "PERSON" and len(name.split()) >= 2:
             fulls.setdefault(name, doc[s].idx)
     full_list = sorted(fulls.items(), key=lambda kv: kv[1])
+    full_index = _by_last_word(full_list)
     surnames = {n.split()[-1] for n in fulls}
 
     # Tokens the model missed: known surnames and defined acronyms.
@@ -215,7 +231,7 @@ def link_entities(doc: "Doc") -> list[Mention]:
         elif lab != "PERSON" and len(words) == 1 and name in surnames:
             lab = "PERSON"
         if lab == "PERSON" or (name in fulls):
-            target = _person_target(name.split(), full_list)
+            target = _person_target(name.split(), full_list, full_index)
             if target:
                 name, lab = target, "PERSON"
         linked.append((doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab, name))

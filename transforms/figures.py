@@ -36,6 +36,20 @@ _DATE_GLUE_AFTER = re.compile(r"^[/:.\-]\d")
 _DATE_GLUE_BEFORE = re.compile(r"\d[/:.]$")
 
 
+# A run-on "sentence" (a table flattened to text, a list) is cut to this many
+# characters around the figure, so rows stay small however long it is.
+MAX_SENTENCE_CHARS = 600
+
+
+def sentence_context(text: str, sent, start: int, end: int) -> str:
+    """The sentence around ``text[start:end]``, or a window of it when very long."""
+    a, b = sent.start_char, sent.end_char
+    if b - a > MAX_SENTENCE_CHARS:
+        half = max(0, MAX_SENTENCE_CHARS - (end - start)) // 2
+        a, b = max(a, start - half), min(b, end + half)
+    return text[a:b]
+
+
 def extract_figures(doc: "Doc") -> list[dict]:
     """Rows of ``schemas.FIGURES`` without ``article_id``, in text order."""
     text = doc.text
@@ -115,7 +129,7 @@ class _Context:
             return None
         row["text"] = text[row["start"]:row["end"]]
         if self.has_sents:
-            row["sentence"] = toks[0].sent.text
+            row["sentence"] = sentence_context(text, toks[0].sent, row["start"], row["end"])
         return row
 
     def _bare(self, m: Match, row: dict, toks: list["Token"], sc: Scanner,

@@ -6,6 +6,7 @@ parsed ``Doc`` into the rows of every NLP table.
 """
 from __future__ import annotations
 
+import traceback
 from typing import Iterable, Iterator
 
 OFFICIAL_MODEL = "en_core_web_sm"
@@ -82,3 +83,54 @@ def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS
     if "quotes" in extractors:
         tables["quotes"] = keyed(extract_quotes(doc, mentions))
     return tables
+
+
+def nlp_prefix(text: str, max_chars: int) -> str:
+    """The part of ``text`` the NLP stage reads: all of it, or at most
+    ``max_chars`` cut after a newline or space (a prefix, so offsets still
+    index the whole text)."""
+    return text if len(text) <= max_chars else split_text(text, max_chars)[0]
+
+
+def _failure(exc: BaseException) -> dict:
+    return {"error": (getattr(exc, "code", None) or type(exc).__name__,
+                      str(exc) or type(exc).__name__, traceback.format_exc()[-4000:])}
+
+
+def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int = 100_000,
+                      extractors: Iterable[str] = EXTRACTORS) -> Iterator[dict]:
+    """``(article_id, text)`` pairs -> one result per pair, in order, as soon as
+    it is ready: ``{"tables": rows by table}`` or ``{"error": (code, message,
+    traceback)}``. A failed batch parse is retried one article at a time."""
+    extractors, done = tuple(extractors), 0
+    try:
+        docs = parse_texts(nlp, (text for _, text in items), max_chunk_chars,
+                           batch_size=max(len(items), 1))
+        for (article_id, _), doc in zip(items, docs):
+            try:
+                result = {"tables": annotate_doc(article_id, doc, extractors)}
+            except Exception as exc:
+                result = _failure(exc)
+            done += 1
+            yield result
+    except Exception as exc:
+        if len(items) - done == 1:
+            yield _failure(exc)
+            return
+        for item in items[done:]:
+            yield from annotate_articles(nlp, [item], max_chunk_chars, extractors)
+
+
+# The model of a worker process (``transforms.worker``), loaded once by its setup.
+_WORKER_MODEL = None
+
+
+def worker_setup(model: str | None, max_chunk_chars: int) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = load_model(model, max_chunk_chars)
+
+
+def worker_annotate(items: list[tuple[str, str]], max_chunk_chars: int,
+                    extractors: tuple[str, ...]) -> Iterator[dict]:
+    """``annotate_articles`` with the worker's model (the target of the NLP worker)."""
+    return annotate_articles(_WORKER_MODEL, items, max_chunk_chars, extractors)
