@@ -1,7 +1,8 @@
 """Annotate: one spaCy pass per English article, rows for every NLP table.
 
-The model is loaded once per worker process (``DoFn.setup`` + ``Shared``) and
-run batched; batches are bounded by article count and by characters. The
+The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in
+the process itself, or in the one budgeted child process it shares) and run
+batched; batches are bounded by article count and by characters. The
 stage emits plain rows, never ``Doc`` objects. By default spaCy and the
 extractors run in a child process with a time budget per article (see
 ``AnnotateBatchFn``). Each article leaves with its
@@ -58,23 +59,19 @@ class AnnotateBatchFn(beam.DoFn):
     def setup(self):
         name, chunk = self._model_name, self._max_chunk_chars
         self._worker = None
-        if self._timeout > 0:
-            from transforms.worker import Worker
-            self._worker = Worker("transforms.nlp:worker_annotate", "transforms.nlp:worker_setup",
-                                  (name, chunk), what="NLP annotation", option="--nlp_timeout",
-                                  max_rss_mb=self._max_rss_mb)
-            self._worker.start()
+        if self._timeout > 0:  # one child (one model) per worker process
+            from transforms.worker import acquire_worker
+            self._worker = acquire_worker(
+                self._shared, f"spacy-worker:{name}:{chunk}:{self._max_rss_mb}",
+                "transforms.nlp:worker_annotate", "transforms.nlp:worker_setup", (name, chunk),
+                what="NLP annotation", option="--nlp_timeout", max_rss_mb=self._max_rss_mb)
         else:
             self._nlp = self._shared.acquire(
                 lambda: _Model(nlp_lib.load_model(name, chunk)), tag=f"spacy:{name}").nlp
 
-    def teardown(self):
-        if getattr(self, "_worker", None) is not None:
-            self._worker.close()
-
     def finish_bundle(self):
         if self._worker is not None:
-            self.peak_rss.update(int(self._worker.peak_mb()))
+            self.peak_rss.update(int(self._worker.worker.peak_mb()))
 
     def _results(self, items: list[tuple[str, str]]):
         """One result per ``(article_id, text)``, in order (see
@@ -89,7 +86,7 @@ class AnnotateBatchFn(beam.DoFn):
         while pending:
             batch, got = pending[:1] if alone else pending, 0
             try:
-                for result in self._worker.stream(batch, *args, timeout=self._timeout):
+                for result in self._worker.worker.stream(batch, *args, timeout=self._timeout):
                     got += 1
                     yield result
             except (BudgetExceeded, WorkerDied) as exc:
@@ -114,7 +111,12 @@ class AnnotateBatchFn(beam.DoFn):
                 todo.append(article)
         items = [(a["article_id"], nlp_lib.nlp_prefix(a["text"], self._max_nlp_chars))
                  for a in todo]
-        for article, (_, text), result in zip(todo, items, list(self._results(items))):
+        if self._worker is not None:
+            with self._worker.lock:  # bundles of one process take turns on its child
+                results = list(self._results(items))
+        else:
+            results = list(self._results(items))
+        for article, (_, text), result in zip(todo, items, results):
             if "error" in result:
                 code, message, detail = result["error"]
                 self.failed.inc()

@@ -13,6 +13,7 @@ from typing import Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.shared import Shared
 
 from transforms.decode import decode_html, looks_binary
 from transforms.errors import ERRORS, DocumentError, error_row
@@ -161,8 +162,9 @@ class CleanFn(beam.DoFn):
     child is restarted. 0 runs it in-process, unbounded.
     """
 
-    def __init__(self, min_chars: int, extract_timeout: float = 30.0, max_rss_mb: float = 0):
-        self.min_chars = min_chars
+    def __init__(self, min_chars: int, extract_timeout: float = 30.0, max_rss_mb: float = 0,
+                 shared: Shared | None = None):
+        self.min_chars, self._shared = min_chars, shared or Shared()
         self.extract_timeout, self.max_rss_mb = extract_timeout, max_rss_mb
         self.articles = Metrics.counter(STAGE, "articles")
         self.errors = Metrics.counter(STAGE, "errors")
@@ -173,15 +175,16 @@ class CleanFn(beam.DoFn):
     def setup(self):
         quiet_logging()
         self._worker = None
-        if self.extract_timeout > 0:
-            from transforms.worker import Worker
-            self._worker = Worker("transforms.clean:extract", "transforms.clean:quiet_logging",
-                                  what="trafilatura extraction", option="--extract_timeout",
-                                  max_rss_mb=self.max_rss_mb)
-            self._worker.start()
+        if self.extract_timeout > 0:  # one child per worker process, shared by instances
+            from transforms.worker import acquire_worker
+            self._worker = acquire_worker(
+                self._shared, f"trafilatura:{self.max_rss_mb}", "transforms.clean:extract",
+                "transforms.clean:quiet_logging", what="trafilatura extraction",
+                option="--extract_timeout", max_rss_mb=self.max_rss_mb)
 
     def _extract(self, html: str, url: str | None) -> dict | None:
-        return self._worker.call(html, url, timeout=self.extract_timeout)
+        with self._worker.lock:
+            return self._worker.worker.call(html, url, timeout=self.extract_timeout)
 
     def process(self, doc: dict):
         from transforms.worker import BudgetExceeded, RemoteError
@@ -204,11 +207,7 @@ class CleanFn(beam.DoFn):
 
     def finish_bundle(self):
         if self._worker is not None:
-            self.peak_rss.update(int(self._worker.peak_mb()))
-
-    def teardown(self):
-        if getattr(self, "_worker", None) is not None:
-            self._worker.close()
+            self.peak_rss.update(int(self._worker.worker.peak_mb()))
 
 
 class Clean(beam.PTransform):
@@ -222,5 +221,5 @@ class Clean(beam.PTransform):
 
     def expand(self, documents):
         return documents | "Trafilatura" >> beam.ParDo(CleanFn(
-            self.min_chars, self.extract_timeout, self.max_rss_mb)).with_outputs(
+            self.min_chars, self.extract_timeout, self.max_rss_mb, Shared())).with_outputs(
                 ERRORS, main="articles")

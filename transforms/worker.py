@@ -289,3 +289,24 @@ def _child() -> None:
 
 if __name__ == "__main__":
     _child()
+
+
+class SharedWorker:
+    """One ``Worker`` per process for every DoFn instance that asks for the same
+    tag (through Beam's ``Shared``): one child, so one spaCy model, per worker
+    process. Calls from concurrent bundles take turns (``lock``)."""
+
+    def __init__(self, worker: Worker):
+        import threading
+
+        self.worker, self.lock = worker, threading.Lock()
+
+
+def acquire_worker(shared, tag: str, *args, **kwargs) -> SharedWorker:
+    """The process-wide ``SharedWorker`` for ``tag``, started on first use;
+    ``args``/``kwargs`` are ``Worker``'s."""
+    def start() -> SharedWorker:
+        worker = Worker(*args, **kwargs)
+        worker.start()
+        return SharedWorker(worker)
+    return shared.acquire(start, tag=tag)
