@@ -431,6 +431,7 @@ class ReadDocuments(beam.PTransform):
             | "Open" >> fileio.ReadMatches()
             | "Parse" >> beam.ParDo(ReadFileFn(self.max_document_bytes)).with_outputs(
                 ERRORS, main="documents"))
-        # A WARC or JSONL file is read by one worker; spread its documents.
-        return {"documents": read.documents | "SpreadDocuments" >> beam.Reshuffle(),
-                ERRORS: read[ERRORS], "files": matched}
+        # Files are spread over workers (above); the documents of one file stay with
+        # the worker that reads it, so raw pages are never shuffled (or held by the
+        # runner between stages). Articles are spread again by deduplication.
+        return {"documents": read.documents, ERRORS: read[ERRORS], "files": matched}
