@@ -1,0 +1,602 @@
+"""Throughput benchmark: the whole pipeline as a process against the bare loop.
+
+    python benchmarks/throughput.py [--repeat N] [--workers 1,2] [--skip-large]
+
+On ``../shared/corpus/pages/*.html`` (``NEWS_SHARED_DIR`` overrides ``../shared``;
+skips when absent unless ``REQUIRE_SHARED=1``), in one run:
+
+- **bare**: one plain Python process (no Beam) doing the pipeline's work per page:
+  read the bytes, ``transforms.clean.clean_document`` (decode, trafilatura with the
+  pipeline's settings, language id, hashes), drop repeated content hashes, then
+  ``transforms.nlp.parse_texts`` (``nlp.pipe``, same model and components, batches
+  bounded by the pipeline's ``--nlp_batch_size``/``--nlp_batch_chars``) over the
+  English articles and ``transforms.nlp.annotate_doc`` (the same extractors) on
+  each ``Doc``. It counts rows and writes no Parquet; it runs in-process what the
+  pipeline may run in time-budgeted child processes.
+- **bare_Np**: N bare loops at once on every N-th page each: the ceiling of a
+  static N-way split on this machine (the local runner splits a stage that way).
+- **pipeline_1w / _Nw**: ``python -m pipeline --input ... --output ...`` as a
+  subprocess (start-up, model loads, Parquet and the run summary included): the
+  default in-process runner, and ``--direct_running_mode=multi_processing``.
+- **pipeline_1w_noquotes**: ``--extractors entities,figures`` (the cost of quotes).
+- **\*_large**: the corpus copied ``--copies`` times, each copy with a distinct
+  sentence in its main text so deduplication keeps it (memory as input grows).
+
+For each: articles/s, words/s, the ratio to the bare loop on the same input (wall
+clock, start-up included), CPU seconds of the process tree, and the peak RSS of
+each worker with its child processes (psutil, polled every ``--poll`` s). Prints
+a table and, last, one JSON line. Configurations run ``--repeat`` times
+round-robin (load drift hits all alike); the fastest run is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+ALL_EXTRACTORS = "entities,figures,quotes"
+NO_QUOTES = "entities,figures"
+TARGETS = {1: 0.9, 2: 1.6}
+WORKER_ROLES = ("main", "sdk_worker", "bare_part")
+_TEXT_NODE = re.compile(rb">([^<>]{60,})<")
+_HIDDEN = re.compile(rb"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+
+
+# --------------------------------------------------------------------------- bare loop
+
+def _timed(module, name: str, totals: dict[str, float]) -> None:
+    """Wrap ``module.name`` so the time spent in it adds up in ``totals[name]``."""
+    inner = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+    setattr(module, name, wrapper)
+
+
+def pipeline_settings(pipeline_args: list[str]) -> dict:
+    """The pipeline's option values (its defaults, overridden by ``pipeline_args``)
+    that shape the per-article work, so the bare loop does the same work."""
+    from pipeline.options import NewsOptions
+
+    opts = NewsOptions(pipeline_args).view_as(NewsOptions)
+    return {"batch_size": opts.nlp_batch_size, "batch_chars": opts.nlp_batch_chars,
+            "chunk_chars": opts.nlp_chunk_chars, "min_text_chars": opts.min_text_chars,
+            "max_nlp_chars": getattr(opts, "max_nlp_chars", None)}
+
+
+def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
+              part: tuple[int, int] = (0, 1)) -> dict:
+    """The pipeline's work on every ``*.html`` under ``input_dir`` (``part`` k of n:
+    every n-th file from the k-th) without Beam; returns counts and seconds per phase."""
+    import logging
+
+    started = time.perf_counter()
+    from transforms import nlp as nlp_lib
+    from transforms.clean import clean_document
+    import transforms.entities as entities
+    import transforms.figures as figures
+    import transforms.quotes as quotes
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    imported = time.perf_counter()
+    import psutil  # start-up counts from the process's creation (interpreter, imports)
+    started -= time.time() - psutil.Process().create_time() - (imported - started)
+    nlp = nlp_lib.load_model(None, settings["chunk_chars"])
+    loaded = time.perf_counter()
+
+    per_fn: dict[str, float] = {}
+    for module, name in ((entities, "link_entities"), (entities, "entity_rows"),
+                         (entities, "mention_rows"), (figures, "extract_figures"),
+                         (quotes, "extract_quotes")):
+        _timed(module, name, per_fn)
+    prefix = getattr(nlp_lib, "nlp_prefix", None)
+    max_nlp_chars = settings.get("max_nlp_chars")
+    seconds = {"clean": 0.0, "parse": 0.0, "extract": 0.0}
+    counts = {"documents": 0, "articles": 0, "errors": 0, "duplicates": 0, "parsed": 0,
+              "words": 0, "rows": {}}
+    seen: set[str] = set()
+    batch: list[tuple[str, str]] = []
+    batch_chars = 0
+
+    def flush() -> None:
+        t0 = time.perf_counter()
+        docs = list(nlp_lib.parse_texts(nlp, (text for _, text in batch),
+                                        settings["chunk_chars"], batch_size=len(batch)))
+        t1 = time.perf_counter()
+        for (article_id, _), doc in zip(batch, docs):
+            for table, rows in nlp_lib.annotate_doc(article_id, doc, extractors).items():
+                counts["rows"][table] = counts["rows"].get(table, 0) + len(rows)
+        seconds["parse"] += t1 - t0
+        seconds["extract"] += time.perf_counter() - t1
+        counts["parsed"] += len(batch)
+        batch.clear()
+
+    for path in sorted(Path(input_dir).glob("*.html"))[part[0]::part[1]]:
+        t0 = time.perf_counter()
+        counts["documents"] += 1
+        try:
+            article = clean_document({"source": str(path), "input_format": "html",
+                                      "raw": path.read_bytes()}, settings["min_text_chars"])
+        except Exception:
+            counts["errors"] += 1
+            seconds["clean"] += time.perf_counter() - t0
+            continue
+        seconds["clean"] += time.perf_counter() - t0
+        if article["content_hash"] in seen:
+            counts["duplicates"] += 1
+            continue
+        seen.add(article["content_hash"])
+        counts["articles"] += 1
+        counts["words"] += article["word_count"]
+        if article["language"] in nlp_lib.MODEL_LANGUAGES:
+            text = article["text"]
+            if prefix is not None and max_nlp_chars:
+                text = prefix(text, max_nlp_chars)
+            if batch and batch_chars + len(text) + 1 > settings["batch_chars"]:
+                flush()
+                batch_chars = 0
+            batch.append((article["article_id"], text))
+            batch_chars += len(text) + 1
+            if len(batch) >= settings["batch_size"]:
+                flush()
+                batch_chars = 0
+    if batch:
+        flush()
+    done = time.perf_counter()
+    return {**counts, "seconds": {
+        "import": imported - started, "model_load": loaded - imported,
+        **seconds, "work": done - loaded, "per_function": per_fn}}
+
+
+def code_fingerprint() -> str:
+    """A hash of the pipeline's code, to notice edits made while the benchmark runs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted([*REPO.glob("pipeline/*.py"), *REPO.glob("transforms/*.py"),
+                        *REPO.glob("schemas/*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- monitoring
+
+@dataclass
+class Tree:
+    """Peak RSS and CPU seconds of a process and its descendants, polled.
+
+    A *worker* is the root process (1 worker: everything runs in it) or a Beam SDK
+    worker; its RSS includes its own children (the trafilatura and spaCy child
+    processes of ``transforms.worker``), summed at each poll.
+    """
+
+    root: int
+    peak_rss: dict[int, int] = field(default_factory=dict)
+    role: dict[int, str] = field(default_factory=dict)
+    parent: dict[int, int] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)
+    first_seen: dict[int, float] = field(default_factory=dict)
+    peak_group: dict[int, int] = field(default_factory=dict)
+    peak_total: int = 0
+
+    def poll(self, t: float) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.root)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        groups: dict[int, int] = {}
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    rss = proc.memory_info().rss
+                    times = proc.cpu_times()
+                    if proc.pid not in self.role:
+                        self.role[proc.pid] = _role(proc, self.root)
+                        self.parent[proc.pid] = proc.ppid()
+                        self.first_seen[proc.pid] = t
+            except psutil.Error:
+                continue
+            if self.role[proc.pid] == "other":
+                continue
+            self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0), rss)
+            self.cpu[proc.pid] = times.user + times.system
+            group = self._group(proc.pid)
+            groups[group] = groups.get(group, 0) + rss
+        for group, rss in groups.items():
+            self.peak_group[group] = max(self.peak_group.get(group, 0), rss)
+        self.peak_total = max(self.peak_total, sum(groups.values()))
+
+    def _group(self, pid: int) -> int:
+        while self.role.get(pid) not in WORKER_ROLES and pid in self.parent:
+            pid = self.parent[pid]
+        return pid
+
+    def processes(self) -> list[dict]:
+        """One entry per Python process: role, peak RSS (MB), CPU s, first seen (s)."""
+        return [{"pid": pid, "role": self.role[pid], "parent": self.parent[pid],
+                 "peak_rss_mb": round(self.peak_rss[pid] / 2**20),
+                 "cpu_s": round(self.cpu.get(pid, 0.0), 1),
+                 "seen_at_s": round(self.first_seen[pid], 1)}
+                for pid in sorted(self.peak_rss)]
+
+    def workers(self) -> list[dict]:
+        """Peak RSS (MB) of each worker with its children; the root last when
+        SDK workers did the work (it then only coordinates)."""
+        out = [{"worker": self.role[g], "pid": g, "peak_rss_mb": round(rss / 2**20)}
+               for g, rss in sorted(self.peak_group.items())]
+        return sorted(out, key=lambda w: w["worker"] == "main")
+
+
+def _role(proc, root: int) -> str:
+    cmdline = proc.cmdline()
+    if not cmdline or "python" not in os.path.basename(cmdline[0]):
+        return "other"
+    if proc.pid == root:
+        return "main"
+    cmd = " ".join(cmdline)
+    if "sdk_worker" in cmd:
+        return "sdk_worker"
+    if "--bare-child" in cmd:
+        return "bare_part"
+    return "child" if "transforms.worker" in cmd else "python"
+
+
+def run_monitored(cmd: list[str], poll: float, env: dict | None = None) -> dict:
+    """Run ``cmd``; wall seconds, stdout, exit code, and the process tree's figures."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    tree = Tree(proc.pid)
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            tree.poll(time.perf_counter() - started)
+            stop.wait(poll)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{err[-3000:]}")
+    return {"wall_s": wall, "stdout": out, "load_before": load,
+            "load_after": os.getloadavg()[0],
+            "cpu_s": sum(tree.cpu.values()), "peak_tree_rss_mb": round(tree.peak_total / 2**20),
+            "workers": tree.workers(), "processes": tree.processes()}
+
+
+# --------------------------------------------------------------------------- runs
+
+@dataclass
+class Config:
+    name: str
+    kind: str  # bare | pipeline
+    input_dir: str
+    workers: int = 1
+    extractors: str = ALL_EXTRACTORS
+
+
+def bare_split(input_dir: str, parts: int, extra: list[str]) -> dict:
+    """``parts`` bare loops at once, each on every ``parts``-th page: what two plain
+    processes with a static split (as the local runner partitions a stage) reach."""
+    procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-child",
+                               input_dir, "--part", f"{k}/{parts}", *extra],
+                              stdout=subprocess.PIPE, text=True) for k in range(parts)]
+    results = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
+    total = {key: sum(r[key] for r in results) for key in ("articles", "words", "parsed")}
+    slowest = max(results, key=lambda r: r["seconds"]["work"])
+    rows = {t: sum(r["rows"].get(t, 0) for r in results) for t in results[0]["rows"]}
+    per_fn = {k: sum(r["seconds"]["per_function"].get(k, 0) for r in results)
+              for k in results[0]["seconds"]["per_function"]}
+    return {**total, "rows": rows, "seconds": {**slowest["seconds"], "per_function": per_fn},
+            "parts_work_s": [round(r["seconds"]["work"], 2) for r in results]}
+
+
+def run_config(cfg: Config, args, scratch: Path) -> dict:
+    """One run of ``cfg``: throughput figures plus the monitored process tree."""
+    if cfg.kind in ("bare", "bare_split"):
+        extra = ["--extractors", cfg.extractors,
+                 *(f"--pipeline-arg={a}" for a in args.pipeline_arg)]
+        mode = (["--bare-child", cfg.input_dir] if cfg.kind == "bare" else
+                ["--bare-split", cfg.input_dir, "--parts", str(cfg.workers)])
+        res = run_monitored([sys.executable, str(Path(__file__).resolve()), *mode, *extra],
+                            args.poll)
+        child = json.loads(res.pop("stdout").strip().splitlines()[-1])
+        if "parts_work_s" in child:
+            res["parts_work_s"] = child["parts_work_s"]
+        res.update(articles=child["articles"], words=child["words"], parsed=child["parsed"],
+                   rows=child["rows"], inner_s=child["seconds"]["work"],
+                   startup_s=child["seconds"]["import"] + child["seconds"]["model_load"],
+                   phases={k: round(v, 2) for k, v in child["seconds"].items()
+                           if k != "per_function"},
+                   per_function={k: round(v, 2) for k, v in
+                                 child["seconds"]["per_function"].items()})
+        return res
+    output = scratch / f"out-{cfg.name}"
+    shutil.rmtree(output, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pipeline", "--input", cfg.input_dir + "/*.html",
+           "--output", str(output), "--extractors", cfg.extractors, "--progress_seconds", "0",
+           *args.pipeline_arg]
+    if cfg.workers > 1:
+        cmd += ["--direct_running_mode=multi_processing", f"--direct_num_workers={cfg.workers}"]
+    res = run_monitored(cmd, args.poll)
+    res.pop("stdout")
+    summary = json.loads((output / "_run.json").read_text())
+    words = _sum_column(output, "articles", "word_count")
+    shutil.rmtree(output, ignore_errors=True)
+    res.update(articles=summary["articles"], duplicates=summary["duplicates"],
+               errors=summary["errors"], words=words, rows=summary["rows"],
+               nlp_status=summary["nlp_status"], inner_s=summary["seconds"],
+               startup_s=res["wall_s"] - summary["seconds"])
+    return res
+
+
+def _sum_column(output: Path, table: str, column: str) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(sum(v for v in pq.read_table(f, columns=[column]).column(0).to_pylist() if v)
+               for f in sorted((output / table).rglob("*.parquet")))
+
+
+def make_copies(pages: Path, target: Path, copies: int) -> int:
+    """``copies`` copies of every page, each with a distinct sentence in its main
+    text (at the end of a long text node that trafilatura keeps); returns the
+    number of files written."""
+    from transforms.clean import clean_document
+
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in sorted(pages.glob("*.html")):
+        raw = path.read_bytes()
+        at = _injection_point(raw, clean_document, str(path))
+        for k in range(1, copies + 1):
+            sentence = f" Benchmark copy {k} of this page carries this sentence.".encode()
+            data = raw if at is None else raw[:at] + sentence + raw[at:]
+            (target / f"{path.stem}__copy{k:02d}.html").write_bytes(data)
+            written += 1
+    return written
+
+
+def _injection_point(raw: bytes, clean, source: str) -> int | None:
+    """Offset of the end of a long text node (outside scripts and styles) whose
+    text trafilatura keeps in the main text, or None."""
+    hidden = [m.span() for m in _HIDDEN.finditer(raw)]
+    candidates = []
+    for node in _TEXT_NODE.finditer(raw):
+        at = node.end(1)
+        if not any(start <= at < end for start, end in hidden):
+            candidates.append((len(node.group(1).strip()), at))
+    for _, at in sorted(candidates, reverse=True)[:12]:
+        probe = raw[:at] + b" Zqxbenchmarkprobe." + raw[at:]
+        try:
+            if "Zqxbenchmarkprobe" in clean({"source": source, "input_format": "html",
+                                             "raw": probe})["text"]:
+                return at
+        except Exception:
+            return None
+    return None
+
+
+# --------------------------------------------------------------------------- report
+
+def _rate(res: dict, key: str) -> float:
+    return res[key] / res["wall_s"]
+
+
+def _reference(results: dict[str, dict], name: str) -> dict:
+    """The bare run a configuration compares with (same input)."""
+    return results.get("bare_large", results["bare"]) if name.endswith("_large") \
+        else results["bare"]
+
+
+def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dict:
+    bare = results["bare"]
+    lines = [f"{'config':<22}{'arts':>6}{'wall s':>8}{'start s':>8}{'art/s':>8}{'words/s':>9}"
+             f"{'x bare':>8}{'cpu s':>8}{'cpu x':>7}{'load':>6}  "
+             "peak RSS MB per worker (with its children)"]
+    summary = {}
+    for name, res in results.items():
+        ref = _reference(results, name)
+        ratio = _rate(res, "articles") / _rate(ref, "articles")
+        cpu_ratio = (ref["cpu_s"] / ref["articles"]) / (res["cpu_s"] / res["articles"])
+        procs = ", ".join(f"{w['worker']} {w['peak_rss_mb']}" for w in res["workers"])
+        lines.append(f"{name:<22}{res['articles']:>6}{res['wall_s']:>8.1f}{res['startup_s']:>8.1f}"
+                     f"{_rate(res, 'articles'):>8.2f}{_rate(res, 'words'):>9.0f}{ratio:>8.2f}"
+                     f"{res['cpu_s']:>8.1f}{cpu_ratio:>7.2f}{res['load_before']:>6.1f}  {procs}")
+        summary[name] = {
+            "articles": res["articles"], "words": res["words"],
+            "wall_s": round(res["wall_s"], 2), "inner_s": round(res["inner_s"], 2),
+            "startup_s": round(res["startup_s"], 2),
+            "articles_per_s": round(_rate(res, "articles"), 3),
+            "words_per_s": round(_rate(res, "words"), 1),
+            "ratio_vs_bare": round(ratio, 3), "cpu_s": round(res["cpu_s"], 1),
+            "bare_cpu_per_article_ratio": round(cpu_ratio, 3),
+            "load": [round(res["load_before"], 2), round(res["load_after"], 2)],
+            "peak_tree_rss_mb": res["peak_tree_rss_mb"], "workers": res["workers"],
+            "processes": res["processes"],
+            "all_wall_s": [round(w, 1) for w in res["all_wall_s"]],
+            "all_cpu_s": [round(c, 1) for c in res["all_cpu_s"]],
+            **({"phases": res["phases"], "per_function": res["per_function"]}
+               if "phases" in res else {"rows": res["rows"]}),
+            **({"parts_work_s": res["parts_work_s"]} if "parts_work_s" in res else {}),
+        }
+    print("\n".join(lines))
+    print("(x bare: articles/s over the bare loop's on the same input, wall clock, start-up "
+          "included; cpu x: the bare loop's CPU s per article over this run's, all processes)")
+    print(f"\nbare loop phases (s): {bare['phases']}; per function: {bare['per_function']}")
+    for name, res in results.items():
+        if "parts_work_s" in res:
+            n = len(res["parts_work_s"])
+            print(f"{name}: the bare loop in {n} processes at once, each on 1 page in {n} "
+                  f"(a static split, as the local runner partitions a stage); work s per "
+                  f"process: {res['parts_work_s']}")
+    checks = []
+    for name, cfg in cfgs.items():
+        if cfg.kind == "pipeline" and cfg.extractors == ALL_EXTRACTORS and \
+                cfg.workers in TARGETS and _reference(results, name)["articles"]:
+            got = summary[name]["ratio_vs_bare"]
+            checks.append({"config": name, "ratio": got, "target": TARGETS[cfg.workers],
+                           "met": got >= TARGETS[cfg.workers]})
+            print(f"target {name}: {got:.2f}x bare (target >= {TARGETS[cfg.workers]}x): "
+                  f"{'met' if got >= TARGETS[cfg.workers] else 'MISSED'}")
+    quotes = {}
+    if "pipeline_1w" in results and "pipeline_1w_noquotes" in results:
+        with_q = summary["pipeline_1w"]["articles_per_s"]
+        without = summary["pipeline_1w_noquotes"]["articles_per_s"]
+        quotes = {"articles_per_s_with": with_q, "articles_per_s_without": without,
+                  "slowdown": round(1 - with_q / without, 3),
+                  "bare_quotes_s": bare["per_function"].get("extract_quotes"),
+                  "bare_quotes_ms_per_article": round(
+                      1000 * bare["per_function"].get("extract_quotes", 0) / bare["parsed"], 2)}
+        print(f"quotes cost: pipeline 1 worker {with_q} art/s with quotes, {without} without "
+              f"(with/without {with_q / without:.2f}); in the bare loop extract_quotes takes "
+              f"{quotes['bare_quotes_ms_per_article']} ms/article "
+              f"({bare['per_function'].get('extract_quotes', 0) / bare['inner_s']:.1%} of its work)")
+    memory = {}
+    for name, res in results.items():
+        if name.endswith("_large"):
+            small = results[name[:-len("_large")]]
+            memory[name] = {"small": [w["peak_rss_mb"] for w in small["workers"]],
+                            "large": [w["peak_rss_mb"] for w in res["workers"]],
+                            "articles": [small["articles"], res["articles"]]}
+            print(f"memory {name[:-6]}: peak RSS MB {memory[name]['small']} at "
+                  f"{small['articles']} articles -> {memory[name]['large']} at {res['articles']}")
+    return {"benchmark": "throughput", **meta, "results": summary, "targets": checks,
+            "quotes_cost": quotes, "memory": memory}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=None, help="shared/ folder (default ../shared or "
+                    "$NEWS_SHARED_DIR)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per configuration (best kept)")
+    ap.add_argument("--workers", default="1,2", help="pipeline worker counts, e.g. 1,2")
+    ap.add_argument("--skip-large", action="store_true", help="skip the copied-corpus runs")
+    ap.add_argument("--large-workers", default=None,
+                    help="worker counts for the large runs (default: --workers)")
+    ap.add_argument("--copies", type=int, default=10, help="copies of the corpus (large runs)")
+    ap.add_argument("--skip-large-bare", action="store_true",
+                    help="large runs: compare with the bare loop on the 140 pages instead")
+    ap.add_argument("--skip-quotes-cost", action="store_true")
+    ap.add_argument("--poll", type=float, default=0.2, help="RSS polling interval (s)")
+    ap.add_argument("--pipeline-arg", action="append", default=[],
+                    help="extra pipeline option, e.g. --pipeline-arg=--nlp_batch_size=64 "
+                         "(NLP batching options apply to the bare loop too)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--skip-bare-split", action="store_true",
+                    help="skip the reference of N plain processes on 1/N of the pages each")
+    ap.add_argument("--bare-child", metavar="DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--part", default="0/1", help=argparse.SUPPRESS)
+    ap.add_argument("--bare-split", metavar="DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--extractors", default=ALL_EXTRACTORS, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.bare_child:
+        k, n = (int(x) for x in args.part.split("/"))
+        result = bare_loop(args.bare_child, tuple(args.extractors.split(",")),
+                           pipeline_settings(args.pipeline_arg), (k, n))
+        print(json.dumps(result))
+        return 0
+    if args.bare_split:
+        print(json.dumps(bare_split(args.bare_split, args.parts, [
+            "--extractors", args.extractors,
+            *(f"--pipeline-arg={a}" for a in args.pipeline_arg)])))
+        return 0
+
+    from evaluation.shared import require, shared_dir
+    pages = require(shared_dir(args.shared) / "corpus" / "pages")
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    large_workers = ([int(w) for w in args.large_workers.split(",")]
+                     if args.large_workers else workers)
+    scratch = Path(tempfile.mkdtemp(prefix="news-throughput-"))
+    try:
+        cfgs = {"bare": Config("bare", "bare", str(pages))}
+        if not args.skip_bare_split:
+            for w in workers:
+                if w > 1:
+                    cfgs[f"bare_{w}p"] = Config(f"bare_{w}p", "bare_split", str(pages), w)
+        for w in workers:
+            cfgs[f"pipeline_{w}w"] = Config(f"pipeline_{w}w", "pipeline", str(pages), w)
+        if not args.skip_quotes_cost:
+            cfgs["pipeline_1w_noquotes"] = Config("pipeline_1w_noquotes", "pipeline",
+                                                  str(pages), 1, NO_QUOTES)
+        copies_written = None
+        if not args.skip_large:
+            copies_dir = scratch / "copies"
+            copies_written = make_copies(pages, copies_dir, args.copies)
+            if not args.skip_large_bare:
+                cfgs["bare_large"] = Config("bare_large", "bare", str(copies_dir))
+            for w in large_workers:
+                cfgs[f"pipeline_{w}w_large"] = Config(f"pipeline_{w}w_large", "pipeline",
+                                                      str(copies_dir), w)
+        runs: dict[str, list[dict]] = {name: [] for name in cfgs}
+        fingerprints = {code_fingerprint()}
+        for round_ in range(args.repeat):
+            for name, cfg in cfgs.items():
+                if name.endswith("_large") and round_ > 0:
+                    continue  # memory, not speed: once is enough
+                print(f"[{time.strftime('%H:%M:%S')}] round {round_ + 1}: {name} "
+                      f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+                res = run_config(cfg, args, scratch)
+                fingerprints.add(code_fingerprint())
+                print(f"    {res['articles']} articles in {res['wall_s']:.1f} s", file=sys.stderr,
+                      flush=True)
+                runs[name].append(res)
+        results = {}
+        for name, rs in runs.items():
+            best = dict(min(rs, key=lambda r: r["wall_s"]))
+            best["all_wall_s"] = [r["wall_s"] for r in rs]
+            best["all_cpu_s"] = [r["cpu_s"] for r in rs]
+            results[name] = best
+        meta = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+                "pages": str(pages), "repeat": args.repeat, "cpus": os.cpu_count(),
+                "pipeline_args": args.pipeline_arg, "code": sorted(fingerprints)}
+        if copies_written is not None:
+            meta["large_files"] = copies_written
+        out = report(results, cfgs, meta)
+        problems = []
+        for name, res in results.items():
+            expected = results["bare"]["articles"] * (args.copies if name.endswith("_large") else 1)
+            if res["articles"] != expected:
+                problems.append(f"{name}: {res['articles']} articles, expected {expected}")
+        if len(fingerprints) > 1:
+            problems.append("the pipeline's code changed during the benchmark "
+                            f"(fingerprints {sorted(fingerprints)}): rerun on a quiet tree")
+        out["problems"] = problems
+        for p in problems:
+            print(f"WARNING: {p}")
+        print(json.dumps(out, default=str))
+        return 0
+    finally:
+        if args.keep:
+            print(f"scratch kept in {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
