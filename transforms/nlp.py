@@ -125,9 +125,15 @@ def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int = 
 _WORKER_MODEL = None
 
 
+WARM_UP_TEXT = "Gov. Ellen Marsh said the city would spend $5 million. “It is fair,” she said."
+
+
 def worker_setup(model: str | None, max_chunk_chars: int) -> None:
+    """Load the model and warm the extractors up (currency data, word lists), so
+    one-time start-up costs are not charged to the first article's time budget."""
     global _WORKER_MODEL
     _WORKER_MODEL = load_model(model, max_chunk_chars)
+    list(annotate_articles(_WORKER_MODEL, [("warm-up", WARM_UP_TEXT)], max_chunk_chars, EXTRACTORS))
 
 
 def worker_annotate(items: list[tuple[str, str]], max_chunk_chars: int,

@@ -287,10 +287,6 @@ def _child() -> None:
             signal.alarm(0)
 
 
-if __name__ == "__main__":
-    _child()
-
-
 class SharedWorker:
     """One ``Worker`` per process for every DoFn instance that asks for the same
     tag (through Beam's ``Shared``): one child, so one spaCy model, per worker
@@ -310,3 +306,10 @@ def acquire_worker(shared, tag: str, *args, **kwargs) -> SharedWorker:
         worker.start()
         return SharedWorker(worker)
     return shared.acquire(start, tag=tag)
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.getLogger().setLevel(logging.ERROR)  # failures travel back as error rows
+    _child()
