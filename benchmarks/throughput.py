@@ -261,6 +261,20 @@ def _role(proc, root: int) -> str:
     return "child" if "transforms.worker" in cmd else "python"
 
 
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
 def run_monitored(cmd: list[str], poll: float, env: dict | None = None) -> dict:
     """Run ``cmd``; wall seconds, stdout, exit code, and the process tree's figures."""
     load = os.getloadavg()[0]
@@ -276,7 +290,11 @@ def run_monitored(cmd: list[str], poll: float, env: dict | None = None) -> dict:
             stop.wait(poll)
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    out, err = proc.communicate()
+    try:
+        out, err = proc.communicate()
+    except BaseException:  # interrupted: take the run's processes down with us
+        _kill_tree(proc.pid)
+        raise
     wall = time.perf_counter() - started
     stop.set()
     watcher.join()
@@ -506,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra pipeline option, e.g. --pipeline-arg=--nlp_batch_size=64 "
                          "(NLP batching options apply to the bare loop too)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--log", default=None, help="append one JSON line per run to this file")
     ap.add_argument("--skip-bare-split", action="store_true",
                     help="skip the reference of N plain processes on 1/N of the pages each")
     ap.add_argument("--bare-child", metavar="DIR", help=argparse.SUPPRESS)
@@ -514,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", type=int, default=2, help=argparse.SUPPRESS)
     ap.add_argument("--extractors", default=ALL_EXTRACTORS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill
 
     if args.bare_child:
         k, n = (int(x) for x in args.part.split("/"))
@@ -563,6 +584,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
                 res = run_config(cfg, args, scratch)
                 fingerprints.add(code_fingerprint())
+                if args.log:
+                    with open(args.log, "a") as f:
+                        f.write(json.dumps({"config": name, "round": round_ + 1, **{
+                            k: v for k, v in res.items() if k != "processes"}}, default=str) + "\n")
                 print(f"    {res['articles']} articles in {res['wall_s']:.1f} s", file=sys.stderr,
                       flush=True)
                 runs[name].append(res)
