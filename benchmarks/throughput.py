@@ -13,8 +13,11 @@ skips when absent unless ``REQUIRE_SHARED=1``), in one run:
   English articles and ``transforms.nlp.annotate_doc`` (the same extractors) on
   each ``Doc``. It counts rows and writes no Parquet; it runs in-process what the
   pipeline may run in time-budgeted child processes.
-- **bare_Np**: N bare loops at once on every N-th page each: the ceiling of a
-  static N-way split on this machine (the local runner splits a stage that way).
+- **bare_Np**: N bare loops at once on every N-th page each: N plain processes
+  with a blind static split.
+- **bare_Np_balanced**: N bare loops at once, on page sets of equal cleaned text
+  (an oracle split planned before the clock starts): the ceiling of N processes
+  on this machine.
 - **pipeline_1w / _Nw**: ``python -m pipeline --input ... --output ...`` as a
   subprocess (start-up, model loads, Parquet and the run summary included): the
   default in-process runner, and ``--direct_running_mode=multi_processing``.
@@ -23,8 +26,9 @@ skips when absent unless ``REQUIRE_SHARED=1``), in one run:
   sentence in its main text so deduplication keeps it (memory as input grows).
 
 For each: articles/s, words/s, the ratio to the bare loop on the same input (wall
-clock, start-up included), CPU seconds of the process tree, and the peak RSS of
-each worker with its child processes (psutil, polled every ``--poll`` s). Prints
+clock, start-up included), CPU seconds of the process tree, and the peak memory
+(PSS: shared pages counted by their share) of each worker with its child
+processes, polled every ``--poll`` s. Prints
 a table and, last, one JSON line. Configurations run ``--repeat`` times
 round-robin (load drift hits all alike); the fastest run is kept.
 """
@@ -50,7 +54,7 @@ if str(REPO) not in sys.path:
 ALL_EXTRACTORS = "entities,figures,quotes"
 NO_QUOTES = "entities,figures"
 TARGETS = {1: 0.9, 2: 1.6}
-WORKER_ROLES = ("main", "sdk_worker", "bare_part")
+WORKER_ROLES = ("main", "sdk_worker", "bare_part", "zygote")
 _TEXT_NODE = re.compile(rb">([^<>]{60,})<")
 _HIDDEN = re.compile(rb"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 
@@ -82,9 +86,10 @@ def pipeline_settings(pipeline_args: list[str]) -> dict:
 
 
 def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
-              part: tuple[int, int] = (0, 1)) -> dict:
+              part: tuple[int, int] = (0, 1), names: list[str] | None = None) -> dict:
     """The pipeline's work on every ``*.html`` under ``input_dir`` (``part`` k of n:
-    every n-th file from the k-th) without Beam; returns counts and seconds per phase."""
+    every n-th file from the k-th; ``names``: only these files) without Beam;
+    returns counts and seconds per phase."""
     import logging
 
     started = time.perf_counter()
@@ -128,7 +133,10 @@ def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
         counts["parsed"] += len(batch)
         batch.clear()
 
-    for path in sorted(Path(input_dir).glob("*.html"))[part[0]::part[1]]:
+    paths = sorted(Path(input_dir).glob("*.html"))[part[0]::part[1]]
+    if names is not None:
+        paths = [p for p in paths if p.name in set(names)]
+    for path in paths:
         t0 = time.perf_counter()
         counts["documents"] += 1
         try:
@@ -180,15 +188,16 @@ def code_fingerprint() -> str:
 
 @dataclass
 class Tree:
-    """Peak RSS and CPU seconds of a process and its descendants, polled.
+    """Peak memory (PSS) and CPU seconds of a process and its descendants, polled.
 
     A *worker* is the root process (1 worker: everything runs in it) or a Beam SDK
-    worker; its RSS includes its own children (the trafilatura and spaCy child
-    processes of ``transforms.worker``), summed at each poll.
+    worker; its memory includes its own children (the trafilatura and spaCy child
+    processes of ``transforms.worker``, forked by the run's zygote, which counts
+    as a group of its own), summed at each poll.
     """
 
     root: int
-    peak_rss: dict[int, int] = field(default_factory=dict)
+    peak_mem: dict[int, int] = field(default_factory=dict)
     role: dict[int, str] = field(default_factory=dict)
     parent: dict[int, int] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)
@@ -208,22 +217,22 @@ class Tree:
         for proc in procs:
             try:
                 with proc.oneshot():
-                    rss = proc.memory_info().rss
+                    mem = _pss(proc)
                     times = proc.cpu_times()
                     if proc.pid not in self.role:
-                        self.role[proc.pid] = _role(proc, self.root)
-                        self.parent[proc.pid] = proc.ppid()
+                        self.role[proc.pid], owner = _role(proc, self.root)
+                        self.parent[proc.pid] = owner or proc.ppid()
                         self.first_seen[proc.pid] = t
             except psutil.Error:
                 continue
             if self.role[proc.pid] == "other":
                 continue
-            self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0), rss)
+            self.peak_mem[proc.pid] = max(self.peak_mem.get(proc.pid, 0), mem)
             self.cpu[proc.pid] = times.user + times.system
             group = self._group(proc.pid)
-            groups[group] = groups.get(group, 0) + rss
-        for group, rss in groups.items():
-            self.peak_group[group] = max(self.peak_group.get(group, 0), rss)
+            groups[group] = groups.get(group, 0) + mem
+        for group, mem in groups.items():
+            self.peak_group[group] = max(self.peak_group.get(group, 0), mem)
         self.peak_total = max(self.peak_total, sum(groups.values()))
 
     def _group(self, pid: int) -> int:
@@ -232,33 +241,54 @@ class Tree:
         return pid
 
     def processes(self) -> list[dict]:
-        """One entry per Python process: role, peak RSS (MB), CPU s, first seen (s)."""
+        """One entry per Python process: role, peak PSS (MB), CPU s, first seen (s)."""
         return [{"pid": pid, "role": self.role[pid], "parent": self.parent[pid],
-                 "peak_rss_mb": round(self.peak_rss[pid] / 2**20),
+                 "peak_pss_mb": round(self.peak_mem[pid] / 2**20),
                  "cpu_s": round(self.cpu.get(pid, 0.0), 1),
                  "seen_at_s": round(self.first_seen[pid], 1)}
-                for pid in sorted(self.peak_rss)]
+                for pid in sorted(self.peak_mem)]
 
     def workers(self) -> list[dict]:
-        """Peak RSS (MB) of each worker with its children; the root last when
+        """Peak PSS (MB) of each worker with its children; the root last when
         SDK workers did the work (it then only coordinates)."""
-        out = [{"worker": self.role[g], "pid": g, "peak_rss_mb": round(rss / 2**20)}
-               for g, rss in sorted(self.peak_group.items())]
+        out = [{"worker": self.role[g], "pid": g, "peak_pss_mb": round(mem / 2**20)}
+               for g, mem in sorted(self.peak_group.items())]
         return sorted(out, key=lambda w: w["worker"] == "main")
 
 
-def _role(proc, root: int) -> str:
+def _pss(proc) -> int:
+    """Proportional set size in bytes: pages shared with other processes (a
+    zygote's children share its model copy-on-write) count by their share, so
+    the sum over processes is the memory really used. RSS where unavailable."""
+    try:
+        with open(f"/proc/{proc.pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return proc.memory_info().rss
+
+
+def _role(proc, root: int) -> tuple[str, int | None]:
+    """A process's role, and the process it works for when that is not its
+    parent (a zygote's children are named ``news:<client pid>``)."""
     cmdline = proc.cmdline()
     if not cmdline or "python" not in os.path.basename(cmdline[0]):
-        return "other"
+        return "other", None
     if proc.pid == root:
-        return "main"
+        return "main", None
     cmd = " ".join(cmdline)
     if "sdk_worker" in cmd:
-        return "sdk_worker"
+        return "sdk_worker", None
     if "--bare-child" in cmd:
-        return "bare_part"
-    return "child" if "transforms.worker" in cmd else "python"
+        return "bare_part", None
+    if "transforms.zygote" in cmd:
+        name = proc.name()
+        if name.startswith("news:") and name[5:].isdigit():
+            return "child", int(name[5:])
+        return "zygote", None
+    return ("child" if "transforms.worker" in cmd else "python"), None
 
 
 def _kill_tree(pid: int) -> None:
@@ -302,7 +332,7 @@ def run_monitored(cmd: list[str], poll: float, env: dict | None = None) -> dict:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{err[-3000:]}")
     return {"wall_s": wall, "stdout": out, "load_before": load,
             "load_after": os.getloadavg()[0],
-            "cpu_s": sum(tree.cpu.values()), "peak_tree_rss_mb": round(tree.peak_total / 2**20),
+            "cpu_s": sum(tree.cpu.values()), "peak_tree_pss_mb": round(tree.peak_total / 2**20),
             "workers": tree.workers(), "processes": tree.processes()}
 
 
@@ -311,17 +341,42 @@ def run_monitored(cmd: list[str], poll: float, env: dict | None = None) -> dict:
 @dataclass
 class Config:
     name: str
-    kind: str  # bare | pipeline
+    kind: str  # bare | bare_split | pipeline
     input_dir: str
     workers: int = 1
     extractors: str = ALL_EXTRACTORS
+    parts_file: str | None = None  # bare_split: page names per process (JSON)
 
 
-def bare_split(input_dir: str, parts: int, extra: list[str]) -> dict:
+def balanced_parts(input_dir: str, parts: int) -> list[list[str]]:
+    """Page names in ``parts`` sets of equal cleaned text (largest first into the
+    lightest set): an oracle split, since it cleans every page first."""
+    from transforms.balance import plan_bins
+    from transforms.clean import clean_document
+
+    weights = {}
+    for path in sorted(Path(input_dir).glob("*.html")):
+        try:
+            text = clean_document({"source": str(path), "input_format": "html",
+                                   "raw": path.read_bytes()})["text"]
+        except Exception:
+            text = ""
+        weights[path.name] = len(text) + 1
+    plan = plan_bins(weights.items(), parts)
+    return [[name for name, b in plan.items() if b == k] for k in range(parts)]
+
+
+def bare_split(input_dir: str, parts: int, extra: list[str],
+               lists: list[list[str]] | None = None) -> dict:
     """``parts`` bare loops at once, each on every ``parts``-th page: what two plain
-    processes with a static split (as the local runner partitions a stage) reach."""
+    processes with a static split (as the local runner partitions a stage) reach.
+    ``lists``: the page names of each process instead (``balanced_parts``)."""
+    if lists:
+        what = [["--names", json.dumps(names)] for names in lists]
+    else:
+        what = [["--part", f"{k}/{parts}"] for k in range(parts)]
     procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-child",
-                               input_dir, "--part", f"{k}/{parts}", *extra],
+                               input_dir, *what[k], *extra],
                               stdout=subprocess.PIPE, text=True) for k in range(parts)]
     results = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
     total = {key: sum(r[key] for r in results) for key in ("articles", "words", "parsed")}
@@ -339,7 +394,8 @@ def run_config(cfg: Config, args, scratch: Path) -> dict:
         extra = ["--extractors", cfg.extractors,
                  *(f"--pipeline-arg={a}" for a in args.pipeline_arg)]
         mode = (["--bare-child", cfg.input_dir] if cfg.kind == "bare" else
-                ["--bare-split", cfg.input_dir, "--parts", str(cfg.workers)])
+                ["--bare-split", cfg.input_dir, "--parts", str(cfg.workers),
+                 *(["--parts-file", cfg.parts_file] if cfg.parts_file else [])])
         res = run_monitored([sys.executable, str(Path(__file__).resolve()), *mode, *extra],
                             args.poll)
         child = json.loads(res.pop("stdout").strip().splitlines()[-1])
@@ -434,13 +490,13 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
     bare = results["bare"]
     lines = [f"{'config':<22}{'arts':>6}{'wall s':>8}{'start s':>8}{'art/s':>8}{'words/s':>9}"
              f"{'x bare':>8}{'cpu s':>8}{'cpu x':>7}{'load':>6}  "
-             "peak RSS MB per worker (with its children)"]
+             "peak PSS MB per worker (with its children)"]
     summary = {}
     for name, res in results.items():
         ref = _reference(results, name)
         ratio = _rate(res, "articles") / _rate(ref, "articles")
         cpu_ratio = (ref["cpu_s"] / ref["articles"]) / (res["cpu_s"] / res["articles"])
-        procs = ", ".join(f"{w['worker']} {w['peak_rss_mb']}" for w in res["workers"])
+        procs = ", ".join(f"{w['worker']} {w['peak_pss_mb']}" for w in res["workers"])
         lines.append(f"{name:<22}{res['articles']:>6}{res['wall_s']:>8.1f}{res['startup_s']:>8.1f}"
                      f"{_rate(res, 'articles'):>8.2f}{_rate(res, 'words'):>9.0f}{ratio:>8.2f}"
                      f"{res['cpu_s']:>8.1f}{cpu_ratio:>7.2f}{res['load_before']:>6.1f}  {procs}")
@@ -453,7 +509,7 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
             "ratio_vs_bare": round(ratio, 3), "cpu_s": round(res["cpu_s"], 1),
             "bare_cpu_per_article_ratio": round(cpu_ratio, 3),
             "load": [round(res["load_before"], 2), round(res["load_after"], 2)],
-            "peak_tree_rss_mb": res["peak_tree_rss_mb"], "workers": res["workers"],
+            "peak_tree_pss_mb": res["peak_tree_pss_mb"], "workers": res["workers"],
             "processes": res["processes"],
             "all_wall_s": [round(w, 1) for w in res["all_wall_s"]],
             "all_cpu_s": [round(c, 1) for c in res["all_cpu_s"]],
@@ -468,8 +524,9 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
     for name, res in results.items():
         if "parts_work_s" in res:
             n = len(res["parts_work_s"])
-            print(f"{name}: the bare loop in {n} processes at once, each on 1 page in {n} "
-                  f"(a static split, as the local runner partitions a stage); work s per "
+            split = ("on pages of equal cleaned text (oracle split)" if "balanced" in name
+                     else f"each on 1 page in {n} (a blind static split)")
+            print(f"{name}: the bare loop in {n} processes at once, {split}; work s per "
                   f"process: {res['parts_work_s']}")
     checks = []
     for name, cfg in cfgs.items():
@@ -497,10 +554,10 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
     for name, res in results.items():
         if name.endswith("_large"):
             small = results[name[:-len("_large")]]
-            memory[name] = {"small": [w["peak_rss_mb"] for w in small["workers"]],
-                            "large": [w["peak_rss_mb"] for w in res["workers"]],
+            memory[name] = {"small": [w["peak_pss_mb"] for w in small["workers"]],
+                            "large": [w["peak_pss_mb"] for w in res["workers"]],
                             "articles": [small["articles"], res["articles"]]}
-            print(f"memory {name[:-6]}: peak RSS MB {memory[name]['small']} at "
+            print(f"memory {name[:-6]}: peak PSS MB {memory[name]['small']} at "
                   f"{small['articles']} articles -> {memory[name]['large']} at {res['articles']}")
     return {"benchmark": "throughput", **meta, "results": summary, "targets": checks,
             "quotes_cost": quotes, "memory": memory}
@@ -519,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-large-bare", action="store_true",
                     help="large runs: compare with the bare loop on the 140 pages instead")
     ap.add_argument("--skip-quotes-cost", action="store_true")
-    ap.add_argument("--poll", type=float, default=0.2, help="RSS polling interval (s)")
+    ap.add_argument("--poll", type=float, default=0.2, help="memory polling interval (s)")
     ap.add_argument("--pipeline-arg", action="append", default=[],
                     help="extra pipeline option, e.g. --pipeline-arg=--nlp_batch_size=64 "
                          "(NLP batching options apply to the bare loop too)")
@@ -531,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", default="0/1", help=argparse.SUPPRESS)
     ap.add_argument("--bare-split", metavar="DIR", help=argparse.SUPPRESS)
     ap.add_argument("--parts", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--parts-file", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--names", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--extractors", default=ALL_EXTRACTORS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     import signal
@@ -539,13 +598,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.bare_child:
         k, n = (int(x) for x in args.part.split("/"))
         result = bare_loop(args.bare_child, tuple(args.extractors.split(",")),
-                           pipeline_settings(args.pipeline_arg), (k, n))
+                           pipeline_settings(args.pipeline_arg), (k, n),
+                           json.loads(args.names) if args.names else None)
         print(json.dumps(result))
         return 0
     if args.bare_split:
         print(json.dumps(bare_split(args.bare_split, args.parts, [
             "--extractors", args.extractors,
-            *(f"--pipeline-arg={a}" for a in args.pipeline_arg)])))
+            *(f"--pipeline-arg={a}" for a in args.pipeline_arg)],
+            json.loads(Path(args.parts_file).read_text()) if args.parts_file else None)))
         return 0
 
     from evaluation.shared import require, shared_dir
@@ -560,6 +621,11 @@ def main(argv: list[str] | None = None) -> int:
             for w in workers:
                 if w > 1:
                     cfgs[f"bare_{w}p"] = Config(f"bare_{w}p", "bare_split", str(pages), w)
+                    parts_file = scratch / f"balanced-{w}.json"
+                    parts_file.write_text(json.dumps(balanced_parts(str(pages), w)))
+                    cfgs[f"bare_{w}p_balanced"] = Config(
+                        f"bare_{w}p_balanced", "bare_split", str(pages), w,
+                        parts_file=str(parts_file))
         for w in workers:
             cfgs[f"pipeline_{w}w"] = Config(f"pipeline_{w}w", "pipeline", str(pages), w)
         if not args.skip_quotes_cost:

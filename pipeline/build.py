@@ -38,25 +38,30 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollect
     return process_documents(read, opts, Deduplicate(stored))
 
 
-def process_documents(read: dict, opts: NewsOptions,
-                      deduplicate: beam.PTransform) -> dict[str, beam.PCollection]:
+def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,
+                      balance: bool = True) -> dict[str, beam.PCollection]:
     """clean -> deduplicate -> annotate from the reader's outputs, with the errors
-    of every stage in one table; shared by the batch and the streaming shapes."""
-    cleaned = read["documents"] | "Clean" >> Clean(
+    of every stage in one table; shared by the batch and the streaming shapes.
+    ``balance``: batch articles from bins of equal text (see ``transforms.balance``)."""
+    documents = read["documents"]
+    annotate = None if opts.no_nlp else Annotate(
+        opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,
+        tuple(x.strip() for x in opts.extractors.split(",") if x.strip()),
+        opts.nlp_timeout, opts.max_nlp_chars, opts.worker_max_rss_mb, balance)
+    if annotate is not None:  # the model loads while cleaning runs
+        documents = documents | "PrestartModel" >> annotate.prestart()
+    cleaned = documents | "Clean" >> Clean(
         opts.min_text_chars, opts.extract_timeout, opts.worker_max_rss_mb)
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
     unique = articles | "Deduplicate" >> deduplicate
     errors = [read[ERRORS], cleaned[ERRORS]]
     tables = {"files": read["files"] | "FileRows" >> beam.Map(file_row),
               DUPLICATES: unique[DUPLICATES]}
-    if opts.no_nlp:
+    if annotate is None:
         tables["articles"] = unique["articles"] | "NlpDisabled" >> beam.Map(
             lambda a: {**a, "nlp_status": "disabled"})
     else:
-        annotated = unique["articles"] | "Annotate" >> Annotate(
-            opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,
-            tuple(x.strip() for x in opts.extractors.split(",") if x.strip()),
-            opts.nlp_timeout, opts.max_nlp_chars, opts.worker_max_rss_mb)
+        annotated = unique["articles"] | "Annotate" >> annotate
         tables["articles"] = annotated.articles
         tables.update({t: annotated[t] for t in NLP_TABLES})
         errors.append(annotated[ERRORS])

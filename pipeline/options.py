@@ -58,6 +58,11 @@ class NewsOptions(PipelineOptions):
             "--worker_max_rss_mb", type=float, default=3000.0,
             help="A trafilatura or NLP child process growing past this many MB is killed "
                  "and restarted; the document at hand becomes an errors row (0: no limit).")
+        parser.add_argument(
+            "--no_zygote", action="store_true", default=False,
+            help="Start every trafilatura and NLP child process from scratch instead of "
+                 "forking it from the run's preloaded zygote (transforms/zygote.py; local "
+                 "runners only: their workers inherit the launcher's environment).")
         # Streaming watch mode (pipeline/streaming.py); --streaming is Beam's own option.
         parser.add_argument(
             "--watch", default=None,

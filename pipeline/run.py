@@ -1,6 +1,7 @@
 """Launch one run: parse options, run the Beam pipeline, publish, summarise."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import sys
@@ -15,6 +16,7 @@ from pipeline.build import build_pipeline
 from pipeline.options import NewsOptions
 from pipeline.output import clear_staging, publish, staging_dir
 from pipeline.summary import counters, format_summary, summarise, write_summary
+from transforms import zygote
 from transforms.read import expand_input
 
 
@@ -25,6 +27,28 @@ def _local_runner(options: PipelineOptions):
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     return FnApiRunner()
+
+
+LOCAL_RUNNERS = (None, "DirectRunner", "PrismRunner", "FnApiRunner")
+
+
+def zygote_preloads(options: PipelineOptions) -> list[tuple[str, tuple]]:
+    """What the run's zygote preloads for its children (``transforms.zygote``):
+    nothing (no zygote) unless the workers run on this machine and inherit its
+    environment (local runners, or any runner's LOOPBACK environment)."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    opts = options.view_as(NewsOptions)
+    runner = options.view_as(StandardOptions).runner
+    loopback = options.view_as(PortableOptions).environment_type == "LOOPBACK"
+    if opts.no_zygote or not (runner in LOCAL_RUNNERS or loopback):
+        return []
+    preloads = []
+    if opts.extract_timeout > 0:
+        preloads.append(("transforms.clean:warm_up", ()))
+    if not opts.no_nlp and opts.nlp_timeout > 0:
+        preloads.append(("transforms.nlp:worker_setup", (opts.model, opts.nlp_chunk_chars)))
+    return preloads
 
 
 def _check_inputs(patterns: list[str]) -> list[str]:
@@ -56,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         from transforms.nlp import default_model
         opts.model = default_model()
 
+    preloads = zygote_preloads(options)
+    with zygote.serve(preloads) if preloads else contextlib.nullcontext():
+        return _run_batch(options, opts)
+
+
+def _run_batch(options: PipelineOptions, opts: NewsOptions) -> int:
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     ingested_at = dt.datetime.now(dt.timezone.utc)
     clear_staging(opts.output)

@@ -155,8 +155,9 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, bea
     ``pipeline.build.build_tables``, fed by the watch, deduplicated across windows."""
     watch = WatchFiles(opts.watch, opts.poll_seconds, opts.window_seconds,
                        opts.stop_after_seconds or None)
-    read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch)
-    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds))
+    read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch, balance=False)
+    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds),
+                             balance=False)
 
 
 def run_files(output: str, table: str, run_id: str) -> list[str]:

@@ -181,3 +181,18 @@ def test_run_on_sentence_context_is_bounded(nlp):
     for row in rows:
         assert len(row["sentence"]) <= 600 and row["text"] in row["sentence"]
         assert row["sentence"] in text
+
+
+def test_currency_symbols_are_kept_on_disk_per_babel_version(tmp_path, monkeypatch):
+    """CLDR's symbol votes are computed once per machine, not once per process."""
+    import babel
+
+    from transforms import numbers
+
+    monkeypatch.setenv("NEWS_PIPELINE_CACHE", str(tmp_path))
+    fresh = numbers._cldr_symbol_votes()
+    assert numbers._symbol_votes() == fresh  # computed, then written
+    (path,) = tmp_path.glob("*.json")
+    assert babel.__version__ in path.name
+    assert numbers._symbol_votes() == fresh  # read back
+    assert max(fresh["£"], key=fresh["£"].get) == "GBP"

@@ -155,3 +155,16 @@ def test_committed_jsonl_and_warc_are_in_sync_with_the_html(tmp_path):
     build(tmp_path)
     for name in ("articles.jsonl", "articles.warc.gz", "bad/garbage.html"):
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
+
+
+def test_children_from_scratch_give_the_same_tables(samples_run, tmp_path):
+    """--no_zygote starts every child from a new interpreter; the rows are the same
+    as with children forked from the preloaded zygote (the default)."""
+    out, summary = samples_run
+    alone = run_pipeline(tmp_path, *SAMPLE_INPUTS, args=("--no_zygote",))
+    assert alone["rows"] == summary["rows"]
+    for table, key in (("articles", "article_id"), ("entities", "name"),
+                       ("figures", "start"), ("quotes", "start")):
+        rows = lambda o: sorted((r["article_id"], str(r[key]), r.get("nlp_status"))  # noqa: E731
+                                for r in read_table(o, table))
+        assert rows(tmp_path) == rows(out), table

@@ -3,7 +3,8 @@
 The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in
 the process itself, or in the one budgeted child process it shares) and run
 batched; batches are bounded by article count and by characters. The
-stage emits plain rows, never ``Doc`` objects. By default spaCy and the
+stage emits plain rows, never ``Doc`` objects. Batch runs cut the batches from
+bins of equal text (``transforms.balance``), so workers finish together. By default spaCy and the
 extractors run in a child process with a time budget per article (see
 ``AnnotateBatchFn``). Each article leaves with its
 ``nlp_status``; a failure costs that article's annotations (an errors row),
@@ -11,15 +12,34 @@ never the article itself.
 """
 from __future__ import annotations
 
+from typing import Callable, Iterable, Iterator
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from transforms import nlp as nlp_lib
+from transforms.balance import BalancedGroups
 from transforms.errors import ERRORS, error_row
 
 STAGE = "annotate"
 NLP_TABLES = ("entities", "mentions", "figures", "quotes")
+
+
+def split_batches(items: Iterable[dict], weight: Callable[[dict], int], max_count: int,
+                  max_weight: int) -> Iterator[list[dict]]:
+    """Consecutive batches of ``items``, heaviest first, each at most ``max_count``
+    items and ``max_weight`` (or a single heavier item)."""
+    batch, total = [], 0
+    for item in sorted(items, key=weight, reverse=True):
+        w = weight(item)
+        if batch and (len(batch) >= max_count or total + w > max_weight):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += w
+    if batch:
+        yield batch
 
 
 class _Model:
@@ -27,6 +47,69 @@ class _Model:
 
     def __init__(self, nlp):
         self.nlp = nlp
+
+
+class ModelHandle:
+    """Where a worker process keeps its spaCy model: one per process (``Shared``),
+    in a budgeted child (``nlp_timeout`` > 0) or in the process itself.
+
+    Picklable; every DoFn holding the same handle in one process gets the same
+    model, so ``PrestartModel`` can load it before ``AnnotateBatchFn`` needs it.
+    """
+
+    def __init__(self, model: str | None, max_chunk_chars: int, nlp_timeout: float,
+                 max_rss_mb: float = 0):
+        self.shared = Shared()
+        self.model, self.max_chunk_chars = model, max_chunk_chars
+        self.nlp_timeout, self.max_rss_mb = nlp_timeout, max_rss_mb
+
+    def acquire(self):
+        """The process's ``SharedWorker`` (budgeted child) or ``_Model``, started
+        or loaded on first use."""
+        name, chunk = self.model, self.max_chunk_chars
+        if self.nlp_timeout > 0:
+            from transforms.worker import acquire_worker
+            return acquire_worker(
+                self.shared, f"spacy-worker:{name}:{chunk}:{self.max_rss_mb}",
+                "transforms.nlp:worker_annotate", "transforms.nlp:worker_setup", (name, chunk),
+                what="NLP annotation", option="--nlp_timeout", max_rss_mb=self.max_rss_mb)
+        return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk)),
+                                   tag=f"spacy:{name}")
+
+
+class _PrestartFn(beam.DoFn):
+    """Passes elements through; its setup starts loading the model in the background."""
+
+    def __init__(self, handle: ModelHandle):
+        self._handle = handle
+
+    def setup(self):
+        import threading
+
+        self._held = []  # a strong reference: ``Shared`` keeps the model only while used
+
+        def load():
+            try:
+                self._held.append(self._handle.acquire())
+            except Exception:  # AnnotateBatchFn will try again and report it
+                pass
+        threading.Thread(target=load, name="prestart-nlp-model", daemon=True).start()
+
+    def process(self, element):
+        yield element
+
+
+class PrestartModel(beam.PTransform):
+    """Identity on its input; in each worker process that runs it, the spaCy model
+    starts loading at once, so it is ready when the annotate stage begins (the
+    load overlaps the stages before it instead of delaying the first batch)."""
+
+    def __init__(self, handle: ModelHandle):
+        super().__init__()
+        self.handle = handle
+
+    def expand(self, pcoll):
+        return pcoll | beam.ParDo(_PrestartFn(self.handle))
 
 
 class AnnotateBatchFn(beam.DoFn):
@@ -40,14 +123,12 @@ class AnnotateBatchFn(beam.DoFn):
     characters of an article are annotated (``nlp_status = 'truncated'`` beyond).
     """
 
-    def __init__(self, shared: Shared, model: str | None, max_chunk_chars: int,
-                 extractors: tuple[str, ...], nlp_timeout: float = 60.0,
-                 max_nlp_chars: int = 300_000, max_rss_mb: float = 0):
-        self._shared = shared
+    def __init__(self, handle: ModelHandle, extractors: tuple[str, ...],
+                 max_nlp_chars: int = 300_000):
+        self._handle = handle
         self._extractors = extractors
-        self._model_name = model
-        self._max_chunk_chars = max_chunk_chars
-        self._timeout, self._max_nlp_chars, self._max_rss_mb = nlp_timeout, max_nlp_chars, max_rss_mb
+        self._max_chunk_chars = handle.max_chunk_chars
+        self._timeout, self._max_nlp_chars = handle.nlp_timeout, max_nlp_chars
         self.parsed = Metrics.counter(STAGE, "articles_parsed")
         self.skipped = Metrics.counter(STAGE, "articles_skipped_language")
         self.truncated = Metrics.counter(STAGE, "articles_truncated")
@@ -57,17 +138,9 @@ class AnnotateBatchFn(beam.DoFn):
         self.rows = {t: Metrics.counter(STAGE, f"{t}_rows") for t in NLP_TABLES}
 
     def setup(self):
-        name, chunk = self._model_name, self._max_chunk_chars
-        self._worker = None
-        if self._timeout > 0:  # one child (one model) per worker process
-            from transforms.worker import acquire_worker
-            self._worker = acquire_worker(
-                self._shared, f"spacy-worker:{name}:{chunk}:{self._max_rss_mb}",
-                "transforms.nlp:worker_annotate", "transforms.nlp:worker_setup", (name, chunk),
-                what="NLP annotation", option="--nlp_timeout", max_rss_mb=self._max_rss_mb)
-        else:
-            self._nlp = self._shared.acquire(
-                lambda: _Model(nlp_lib.load_model(name, chunk)), tag=f"spacy:{name}").nlp
+        model = self._handle.acquire()
+        self._worker = model if self._timeout > 0 else None
+        self._nlp = None if self._timeout > 0 else model.nlp
 
     def finish_bundle(self):
         if self._worker is not None:
@@ -143,28 +216,42 @@ class AnnotateBatchFn(beam.DoFn):
 
 
 class Annotate(beam.PTransform):
-    """Articles -> articles with ``nlp_status`` (main), the NLP tables, errors."""
+    """Articles -> articles with ``nlp_status`` (main), the NLP tables, errors.
+
+    ``prestart()`` gives the transform to put on an earlier stage's input so the
+    model loads while that stage runs."""
 
     def __init__(self, model: str | None = None, batch_size: int = 32,
                  batch_chars: int = 200_000, max_chunk_chars: int = 100_000,
                  extractors: tuple[str, ...] = nlp_lib.EXTRACTORS,
                  nlp_timeout: float = 60.0, max_nlp_chars: int = 300_000,
-                 max_rss_mb: float = 0):
+                 max_rss_mb: float = 0, balance: bool = True):
         super().__init__()
-        self.model, self.extractors = model, tuple(extractors)
+        self.balance = balance  # batches from bins of equal text (batch runs)
+        self.extractors = tuple(extractors)
         self.batch_size, self.batch_chars = batch_size, batch_chars
-        self.max_chunk_chars = max_chunk_chars
-        self.nlp_timeout, self.max_nlp_chars, self.max_rss_mb = nlp_timeout, max_nlp_chars, max_rss_mb
+        self.max_nlp_chars = max_nlp_chars
+        self.handle = ModelHandle(model, max_chunk_chars, nlp_timeout, max_rss_mb)
+
+    def prestart(self) -> PrestartModel:
+        return PrestartModel(self.handle)
 
     def expand(self, articles):
-        max_nlp_chars = self.max_nlp_chars
-        return (
-            articles
-            | "Batch" >> beam.SortAndBatchElements(
-                min_batch_size=1, max_batch_size=self.batch_size,
-                max_batch_weight=self.batch_chars,
-                element_size_fn=lambda a: min(len(a["text"]), max_nlp_chars) + 1)
-            | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
-                Shared(), self.model, self.max_chunk_chars, self.extractors,
-                self.nlp_timeout, self.max_nlp_chars, self.max_rss_mb)).with_outputs(
-                    ERRORS, *NLP_TABLES, main="articles"))
+        max_nlp_chars, size, chars = self.max_nlp_chars, self.batch_size, self.batch_chars
+
+        def weight(article: dict) -> int:
+            if article.get("language") not in nlp_lib.MODEL_LANGUAGES:
+                return 1
+            return min(len(article["text"]), max_nlp_chars) + 1
+        if self.balance:
+            batches = (articles
+                       | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
+                       | "Batch" >> beam.FlatMap(
+                           lambda group: split_batches(group[1], weight, size, chars)))
+        else:
+            batches = articles | "Batch" >> beam.SortAndBatchElements(
+                min_batch_size=1, max_batch_size=size, max_batch_weight=chars,
+                element_size_fn=weight)
+        return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
+            self.handle, self.extractors, self.max_nlp_chars)).with_outputs(
+                ERRORS, *NLP_TABLES, main="articles")

@@ -81,8 +81,30 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+WARM_UP_PAGE = ("<html><head><title>Warm-up</title></head><body><article><p>"
+                + "The council met on Tuesday and agreed the budget for the new year. " * 4
+                + "</p></article></body></html>")
+
+
+def warm_up() -> None:
+    """A worker child's setup done ahead (``transforms.zygote`` preload): trafilatura
+    and the language model imported and run once, so their lazy loads are not
+    charged to a page's budget."""
+    quiet_logging()
+    extract(WARM_UP_PAGE, None)
+    detect_language(WARM_UP_PAGE)  # py3langid loads its model on first use
+
+
+def main_text(text: str) -> str:
+    """Extracted text in the form ``articles.text`` keeps: NFC, lines stripped,
+    no empty lines."""
+    return _normalise_text(unicodedata.normalize("NFC", text))
+
+
 def extract(html: str, url: str | None) -> dict | None:
-    """trafilatura's main text and metadata for one page, or None."""
+    """trafilatura's main text (as ``main_text``) and metadata for one page, and
+    the text's language (``detected_language``), or None. The target of the
+    budgeted child process, so language identification runs there too."""
     import trafilatura
 
     result = trafilatura.bare_extraction(
@@ -91,7 +113,10 @@ def extract(html: str, url: str | None) -> dict | None:
     if result is None:
         return None
     found = result.as_dict() if hasattr(result, "as_dict") else dict(result)
-    return {k: found.get(k) for k in _FIELDS}
+    meta = {k: found.get(k) for k in _FIELDS}
+    meta["text"] = main_text(meta["text"] or "")
+    meta["detected_language"] = detect_language(meta["text"], meta.get("language"))
+    return meta
 
 
 def _strings(value) -> list[str]:
@@ -113,7 +138,7 @@ def clean_document(doc: dict, min_chars: int = 0,
     encoding = None
     meta: dict = {}
     if doc.get("text") is not None:  # JSONL with extracted text
-        text = doc["text"]
+        text = main_text(doc["text"])
     else:
         html = doc.get("html")
         if html is None:
@@ -125,7 +150,6 @@ def clean_document(doc: dict, min_chars: int = 0,
             html, encoding = decode_html(raw, doc.get("http_charset"))
         meta = extractor(html, doc.get("url")) or {}
         text = meta.get("text") or ""
-    text = _normalise_text(unicodedata.normalize("NFC", text))
     if not text:
         raise NoMainText("no main text found (navigation-only, empty or not an article)")
     if len(text) < min_chars:
@@ -144,7 +168,8 @@ def clean_document(doc: dict, min_chars: int = 0,
         "description": meta.get("description"),
         "categories": _strings(meta.get("categories")),
         "tags": _strings(meta.get("tags")),
-        "language": detect_language(text, meta.get("language")),
+        "language": (meta["detected_language"] if "detected_language" in meta
+                     else detect_language(text, meta.get("language"))),
         "encoding": encoding,
         "text": text,
         "word_count": len(text.split()),

@@ -16,10 +16,17 @@ MODEL_LANGUAGES = ("en",)
 
 
 def default_model() -> str:
-    """The official ``en_core_web_sm`` where installed, else its PyPI re-upload."""
-    import spacy
+    """The official ``en_core_web_sm`` where installed, else its PyPI re-upload.
 
-    return OFFICIAL_MODEL if spacy.util.is_package(OFFICIAL_MODEL) else PYPI_MODEL
+    Asks the package metadata (as ``spacy.util.is_package`` does) without
+    importing spaCy, so the launcher stays light."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution(OFFICIAL_MODEL)
+        return OFFICIAL_MODEL
+    except metadata.PackageNotFoundError:
+        return PYPI_MODEL
 
 
 def load_model(name: str | None = None, max_chunk_chars: int = 100_000):
@@ -121,8 +128,10 @@ def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int = 
             yield from annotate_articles(nlp, [item], max_chunk_chars, extractors)
 
 
-# The model of a worker process (``transforms.worker``), loaded once by its setup.
+# The model of a worker process (``transforms.worker``), loaded once by its setup,
+# and the setup arguments it was loaded with.
 _WORKER_MODEL = None
+_WORKER_KEY: tuple | None = None
 
 
 WARM_UP_TEXT = "Gov. Ellen Marsh said the city would spend $5 million. “It is fair,” she said."
@@ -131,9 +140,12 @@ WARM_UP_TEXT = "Gov. Ellen Marsh said the city would spend $5 million. “It is 
 def worker_setup(model: str | None, max_chunk_chars: int) -> None:
     """Load the model and warm the extractors up (currency data, word lists), so
     one-time start-up costs are not charged to the first article's time budget."""
-    global _WORKER_MODEL
+    global _WORKER_MODEL, _WORKER_KEY
+    if _WORKER_KEY == (model, max_chunk_chars):  # preloaded (a zygote's fork)
+        return
     _WORKER_MODEL = load_model(model, max_chunk_chars)
     list(annotate_articles(_WORKER_MODEL, [("warm-up", WARM_UP_TEXT)], max_chunk_chars, EXTRACTORS))
+    _WORKER_KEY = (model, max_chunk_chars)
 
 
 def worker_annotate(items: list[tuple[str, str]], max_chunk_chars: int,

@@ -82,9 +82,8 @@ def lex(text: str, offset: int = 0) -> list[Lex]:
 
 
 # ---------------------------------------------------------------- currency data
-@lru_cache(maxsize=1)
-def _symbols() -> dict[str, tuple[str, bool]]:
-    """symbol -> (ISO code, inferred): majority over every CLDR locale."""
+def _cldr_symbol_votes() -> dict[str, dict[str, int]]:
+    """symbol -> {ISO code: number of CLDR locales that write it so}."""
     from babel import Locale, localedata
     votes: dict[str, Counter] = defaultdict(Counter)
     for ident in localedata.locale_identifiers():
@@ -95,9 +94,45 @@ def _symbols() -> dict[str, tuple[str, bool]]:
         for code, sym in syms.items():
             if sym != code and sym != "¤":
                 votes[sym][code] += 1
+    return {sym: dict(c) for sym, c in votes.items()}
+
+
+def _symbol_votes() -> dict[str, dict[str, int]]:
+    """``_cldr_symbol_votes``, kept on disk per babel version: reading every CLDR
+    locale costs about a second, which each worker process would pay again."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import babel
+
+    folder = Path(os.environ.get("NEWS_PIPELINE_CACHE")
+                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                  / "news-pipeline")
+    path = folder / f"cldr-currency-symbols-babel-{babel.__version__}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    votes = _cldr_symbol_votes()
+    try:  # write then rename: concurrent workers never read a partial file
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False,
+                                         suffix=".tmp") as tmp:
+            json.dump(votes, tmp)
+        os.replace(tmp.name, path)
+    except OSError:  # a read-only home: compute it each time
+        pass
+    return votes
+
+
+@lru_cache(maxsize=1)
+def _symbols() -> dict[str, tuple[str, bool]]:
+    """symbol -> (ISO code, inferred): majority over every CLDR locale."""
     out = {}
-    for sym, c in votes.items():
-        (code, n), total = c.most_common(1)[0], sum(c.values())
+    for sym, codes in _symbol_votes().items():
+        (code, n), total = Counter(codes).most_common(1)[0], sum(codes.values())
         out[sym] = (code, n / total < 0.95)
     for sym, code in ALIASES.items():
         out[sym] = (code, False)

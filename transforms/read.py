@@ -21,6 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.balance import BalancedGroups
 from transforms.decode import charset_from_content_type
 from transforms.errors import ERRORS, DocumentError, error_row
 
@@ -366,6 +367,16 @@ def iter_jsonl(path: str, stream: IO[bytes], limit: int) -> Iterator[dict]:
 
 READERS = {"html": iter_html_file, "warc": iter_warc, "jsonl": iter_jsonl}
 
+# Files are spread over workers in bins of about this many bytes and files.
+FILE_BIN_BYTES, FILE_BIN_SIZE = 64 << 20, 64
+_PER_FILE_BYTES = 16 << 10  # the fixed cost of a file, in bytes of parsing
+
+
+def file_weight(metadata) -> int:
+    """Expected cost of reading and cleaning a matched file: its bytes, plus a
+    little for opening it."""
+    return (metadata.size_in_bytes or 0) + _PER_FILE_BYTES
+
 
 class ReadFileFn(beam.DoFn):
     """Reads one matched file into documents; failures go to the errors output."""
@@ -410,8 +421,9 @@ class ReadDocuments(beam.PTransform):
 
     def __init__(self, patterns: list[str], max_document_bytes: int,
                  file_filter: beam.PTransform | None = None,
-                 matcher: beam.PTransform | None = None):
+                 matcher: beam.PTransform | None = None, balance: bool = True):
         super().__init__()
+        self.balance = balance  # bins of equal bytes (batch); else a Reshuffle
         self.patterns = [expand_input(p) for p in patterns]
         self.max_document_bytes = max_document_bytes
         self.file_filter = file_filter  # e.g. incremental runs skip known files
@@ -425,13 +437,19 @@ class ReadDocuments(beam.PTransform):
                        | "Match" >> fileio.MatchAll())
         if self.file_filter is not None:
             matched = matched | "FilterFiles" >> self.file_filter
+        if self.balance:
+            spread = (matched
+                      | "Spread" >> BalancedGroups(lambda m: m.path, file_weight,
+                                                   FILE_BIN_BYTES, FILE_BIN_SIZE)
+                      | "Files" >> beam.FlatMap(lambda group: group[1]))
+        else:
+            spread = matched | "Spread" >> beam.Reshuffle()
         read = (
-            matched
-            | "Spread" >> beam.Reshuffle()
+            spread
             | "Open" >> fileio.ReadMatches()
             | "Parse" >> beam.ParDo(ReadFileFn(self.max_document_bytes)).with_outputs(
                 ERRORS, main="documents"))
-        # Files are spread over workers (above); the documents of one file stay with
+        # Files are spread over workers (above, in bins of equal bytes); the documents of one file stay with
         # the worker that reads it, so raw pages are never shuffled (or held by the
         # runner between stages). Articles are spread again by deduplication.
         return {"documents": read.documents, ERRORS: read[ERRORS], "files": matched}

@@ -141,13 +141,33 @@ class Worker:
         self.restarts = 0
         self._peak = 0.0
 
+    def _fork(self):
+        """A child forked by the run's zygote (``transforms.zygote``), or None."""
+        from transforms import zygote
+
+        if not os.environ.get(zygote.ENV):
+            return None
+        child_in, to_child = os.pipe()
+        from_child, child_out = os.pipe()
+        pid = zygote.spawn(child_in, child_out)
+        os.close(child_in)
+        os.close(child_out)
+        if pid is None:
+            os.close(to_child)
+            os.close(from_child)
+            return None
+        return zygote.ForkedChild(pid, to_child, from_child)
+
     def start(self) -> None:
-        """Start the child and wait until its setup is done."""
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "transforms.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env=env, close_fds=True)
+        """Start the child (forked by the zygote where there is one, else a new
+        interpreter) and wait until its setup is done."""
+        self.proc = self._fork()
+        if self.proc is None:
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "transforms.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, env=env, close_fds=True)
         try:
             _write(self.proc.stdin.fileno(), ("setup", self.target, self.setup, self.setup_args))
             status, payload = _read(self.proc.stdout.fileno(),
@@ -268,8 +288,8 @@ def _child() -> None:
     while True:
         try:
             _, args, timeout = _read(inp)
-        except EOFError:
-            return
+        except EOFError:  # the parent is done: skip the interpreter's teardown
+            os._exit(0)
         alarm = int(math.ceil(timeout * _ALARM_FACTOR + _ALARM_MARGIN))
         signal.alarm(alarm)
         try:

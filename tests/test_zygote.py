@@ -1,0 +1,83 @@
+"""The zygote: children forked from one preloaded process, with the same budgets."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from transforms import zygote
+from transforms.worker import BudgetExceeded, Worker
+
+
+@pytest.fixture()
+def served(monkeypatch):
+    monkeypatch.delenv(zygote.ENV, raising=False)
+    with zygote.serve([("tests.zygote_targets:preload", ("ready",))]) as address:
+        yield address
+
+
+def _worker(target: str = "tests.zygote_targets:whoami") -> Worker:
+    return Worker(target, what="test call", option="--test_timeout")
+
+
+def test_children_are_forked_from_the_preloaded_zygote(served):
+    first, second = _worker(), _worker()
+    try:
+        a = first.call(timeout=30)
+        b = second.call(timeout=30)
+    finally:
+        first.close()
+        second.close()
+    assert a["preloaded"] == ["ready"] == b["preloaded"]  # preload ran once, before the fork
+    assert a["parent"] == b["parent"] != os.getpid()     # children of the zygote, not ours
+    assert a["pid"] != b["pid"]
+    with open(f"/proc/{a['parent']}/cmdline", "rb") as f:
+        assert b"transforms.zygote" in f.read()
+
+
+def test_a_forked_child_over_budget_is_killed_and_replaced(served):
+    worker = _worker("tests.zygote_targets:sleep")
+    try:
+        assert worker.call(0, timeout=30) == "slept"
+        pid = worker.proc.pid
+        with pytest.raises(BudgetExceeded):
+            worker.call(30, timeout=1)
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the zygote reaps it
+        assert not os.path.exists(f"/proc/{pid}")
+        assert worker.call(0, timeout=30) == "slept"  # a fresh fork
+        assert worker.proc.pid != pid
+    finally:
+        worker.close()
+
+
+def test_a_forked_child_ends_when_its_client_closes_it(served):
+    worker = _worker()
+    pid = worker.call(timeout=30)["pid"]
+    proc = worker.proc
+    worker.close()
+    assert proc.poll() is not None
+    assert not os.path.exists(f"/proc/{pid}")  # ended, and reaped by the zygote
+
+
+def test_without_an_answering_zygote_children_start_from_scratch(monkeypatch, tmp_path):
+    monkeypatch.setenv(zygote.ENV, str(tmp_path / "no-such-socket"))
+    worker = _worker()
+    try:
+        me = worker.call(timeout=60)
+    finally:
+        worker.close()
+    assert me["parent"] == os.getpid() and me["preloaded"] == []
+
+
+def test_the_zygote_goes_away_with_its_launcher(monkeypatch):
+    monkeypatch.delenv(zygote.ENV, raising=False)
+    with zygote.serve([]) as address:
+        assert os.environ[zygote.ENV] == address
+        worker = _worker()
+        zygote_pid = worker.call(timeout=30)["parent"]
+        worker.close()
+    assert zygote.ENV not in os.environ and not os.path.exists(address)
+    assert not os.path.exists(f"/proc/{zygote_pid}")

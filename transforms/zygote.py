@@ -1,0 +1,219 @@
+"""Zygote: one preloaded process that forks ready ``transforms.worker`` children.
+
+A child started from scratch pays for an interpreter, trafilatura, spaCy, the
+model and the extractors' data: seconds of CPU in every worker process, and
+again after every budget kill. For a run on one machine the launcher starts one
+zygote (``serve``). It runs the children's setups once (``preload``, while the
+launcher is still building the pipeline) and then forks a child per request in
+milliseconds; the loaded model is shared copy-on-write by every child.
+
+Worker processes find it through ``NEWS_ZYGOTE`` (its socket path), inherited
+from the launcher by local runners' workers (direct, Prism, Flink loopback).
+Without the variable, or without an answer, children start from scratch
+(``transforms.worker.Worker.start``).
+
+Protocol: a client connects to the Unix socket and sends its pid (8 bytes)
+with two file descriptors, the child's stdin and stdout. The zygote forks; the
+child makes them its fds 0 and 1, names itself ``news:<client pid>`` (so ``ps``
+and the benchmark know whose child it is) and runs ``worker._child``. The
+zygote answers with the child's pid (8 bytes). Children are reaped by the
+kernel (SIGCHLD ignored); a child ends when its client closes its stdin.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+ENV = "NEWS_ZYGOTE"
+_PID = struct.Struct("!q")
+_ROOT = str(Path(__file__).resolve().parent.parent)
+# How long a client waits for a fork, the zygote's preload included.
+WAIT_SECONDS = 120.0
+
+
+def spawn(stdin_fd: int, stdout_fd: int) -> int | None:
+    """Fork a child from the zygote named by ``NEWS_ZYGOTE`` with these fds as
+    its stdin and stdout; its pid, or None (no zygote, or it did not answer)."""
+    address = os.environ.get(ENV)
+    if not address:
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(WAIT_SECONDS)
+            sock.connect(address)
+            socket.send_fds(sock, [_PID.pack(os.getpid())], [stdin_fd, stdout_fd])
+            data = b""
+            while len(data) < _PID.size:
+                chunk = sock.recv(_PID.size - len(data))
+                if not chunk:
+                    return None
+                data += chunk
+            return _PID.unpack(data)[0]
+    except OSError:
+        return None
+
+
+class ForkedChild:
+    """A zygote's child as ``transforms.worker`` uses a ``subprocess.Popen``:
+    ``pid``, ``stdin``, ``stdout``, ``poll``, ``wait``, ``kill``. It is not our
+    child, so its exit code is unknown (-1)."""
+
+    def __init__(self, pid: int, stdin_fd: int, stdout_fd: int):
+        self.pid = pid
+        self.stdin = os.fdopen(stdin_fd, "wb", buffering=0)
+        self.stdout = os.fdopen(stdout_fd, "rb", buffering=0)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+                alive = state not in ("Z", "X")
+            except (OSError, IndexError):
+                alive = False
+            if not alive:
+                self.returncode = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _name_process(name: str) -> None:
+    """Set this process's name (``/proc/<pid>/comm``, 15 bytes) where Linux allows."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except Exception:  # noqa: BLE001 - only a label
+        pass
+
+
+def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: int) -> None:
+    """In the forked child: take the fds, then serve calls like any worker child."""
+    from transforms import worker
+
+    try:
+        server.close()
+        conn.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(fds[0], 0)
+        os.dup2(fds[1], 1)
+        for fd in fds:
+            os.close(fd)
+        _name_process(f"news:{owner}")
+        worker._child()
+    finally:
+        os._exit(0)
+
+
+def _serve(listen_fd: int, preloads: list[tuple[str, tuple]]) -> None:
+    """The zygote's loop on the launcher's listening socket (clients queue on it
+    while the zygote starts and preloads): run each preload, then fork a child
+    per request until the launcher goes away (EOF on stdin)."""
+    import gc
+    import logging
+
+    from transforms.worker import _resolve
+
+    logging.getLogger().setLevel(logging.ERROR)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    server = socket.socket(fileno=listen_fd)
+    for setup, args in preloads:
+        try:
+            _resolve(setup)(*args)
+        except Exception as exc:  # noqa: BLE001 - a child's own setup will report it
+            print(f"zygote: preload {setup} failed: {exc!r}", file=sys.stderr)
+    gc.collect()
+    gc.freeze()  # keep the collector from touching (so copying) the shared pages
+    while True:
+        ready, _, _ = select.select([server, 0], [], [])
+        if 0 in ready and not os.read(0, 1):
+            return
+        if server not in ready:
+            continue
+        conn, _ = server.accept()
+        with conn:
+            try:
+                msg, fds, _, _ = socket.recv_fds(conn, _PID.size, 2)
+            except OSError:
+                continue
+            if len(fds) != 2 or len(msg) != _PID.size:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _child(conn, server, fds, _PID.unpack(msg)[0])
+            for fd in fds:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                conn.sendall(_PID.pack(pid))
+
+
+@contextlib.contextmanager
+def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str]:
+    """Run a zygote that first calls each ``("module:function", args)`` of
+    ``preloads``; sets ``NEWS_ZYGOTE`` for this process and the processes it
+    starts, and yields the socket path. Children outlive it until their clients
+    close them."""
+    folder = tempfile.mkdtemp(prefix="news-zygote-")
+    address = os.path.join(folder, "socket")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+    env.pop(ENV, None)
+    # Listen here, before the zygote exists: a client that comes early waits in
+    # the queue instead of finding no socket.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(address)
+        server.listen(64)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "transforms.zygote", str(server.fileno()), repr(preloads)],
+            stdin=subprocess.PIPE, env=env, pass_fds=[server.fileno()])
+    previous = os.environ.get(ENV)
+    os.environ[ENV] = address
+    try:
+        yield address
+    finally:
+        if previous is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = previous
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(address)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+if __name__ == "__main__":
+    import ast
+
+    _serve(int(sys.argv[1]), ast.literal_eval(sys.argv[2]))
