@@ -6,7 +6,7 @@ On ``../shared/corpus/pages/*.html`` (``NEWS_SHARED_DIR`` overrides ``../shared`
 skips when absent unless ``REQUIRE_SHARED=1``), in one run:
 
 - **bare**: one plain Python process (no Beam) doing the pipeline's work per page:
-  read the bytes, ``transforms.clean.clean_document`` (decode, trafilatura with the
+  read the bytes, ``transforms.page.clean_document`` (decode, trafilatura with the
   pipeline's settings, language id, hashes), drop repeated content hashes, then
   ``transforms.nlp.parse_texts`` (``nlp.pipe``, same model and components, batches
   bounded by the pipeline's ``--nlp_batch_size``/``--nlp_batch_chars``) over the
@@ -28,7 +28,7 @@ skips when absent unless ``REQUIRE_SHARED=1``), in one run:
 For each: articles/s, words/s, the ratio to the bare loop on the same input (wall
 clock, start-up included), CPU seconds of the process tree, and the peak memory
 (PSS: shared pages counted by their share) of each worker with its child
-processes, polled every ``--poll`` s. Prints
+processes (memory every 10th poll: reading it costs the machine more). Prints
 a table and, last, one JSON line. Configurations run ``--repeat`` times
 round-robin (load drift hits all alike); the fastest run is kept.
 """
@@ -94,7 +94,7 @@ def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
 
     started = time.perf_counter()
     from transforms import nlp as nlp_lib
-    from transforms.clean import clean_document
+    from transforms.page import clean_document
     import transforms.entities as entities
     import transforms.figures as figures
     import transforms.quotes as quotes
@@ -204,6 +204,8 @@ class Tree:
     first_seen: dict[int, float] = field(default_factory=dict)
     peak_group: dict[int, int] = field(default_factory=dict)
     peak_total: int = 0
+    memory_every: int = 10  # PSS costs ~6 ms per large process: every 10th poll
+    polls: int = 0
 
     def poll(self, t: float) -> None:
         import psutil
@@ -213,11 +215,13 @@ class Tree:
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
             return
+        measure = self.polls % self.memory_every == 0
+        self.polls += 1
         groups: dict[int, int] = {}
         for proc in procs:
             try:
                 with proc.oneshot():
-                    mem = _pss(proc)
+                    mem = _pss(proc) if measure else 0
                     times = proc.cpu_times()
                     if proc.pid not in self.role:
                         self.role[proc.pid], owner = _role(proc, self.root)
@@ -227,8 +231,10 @@ class Tree:
                 continue
             if self.role[proc.pid] == "other":
                 continue
-            self.peak_mem[proc.pid] = max(self.peak_mem.get(proc.pid, 0), mem)
             self.cpu[proc.pid] = times.user + times.system
+            if not measure:
+                continue
+            self.peak_mem[proc.pid] = max(self.peak_mem.get(proc.pid, 0), mem)
             group = self._group(proc.pid)
             groups[group] = groups.get(group, 0) + mem
         for group, mem in groups.items():
@@ -243,10 +249,10 @@ class Tree:
     def processes(self) -> list[dict]:
         """One entry per Python process: role, peak PSS (MB), CPU s, first seen (s)."""
         return [{"pid": pid, "role": self.role[pid], "parent": self.parent[pid],
-                 "peak_pss_mb": round(self.peak_mem[pid] / 2**20),
+                 "peak_pss_mb": round(self.peak_mem.get(pid, 0) / 2**20),
                  "cpu_s": round(self.cpu.get(pid, 0.0), 1),
                  "seen_at_s": round(self.first_seen[pid], 1)}
-                for pid in sorted(self.peak_mem)]
+                for pid in sorted(self.cpu)]
 
     def workers(self) -> list[dict]:
         """Peak PSS (MB) of each worker with its children; the root last when
@@ -352,7 +358,7 @@ def balanced_parts(input_dir: str, parts: int) -> list[list[str]]:
     """Page names in ``parts`` sets of equal cleaned text (largest first into the
     lightest set): an oracle split, since it cleans every page first."""
     from transforms.balance import plan_bins
-    from transforms.clean import clean_document
+    from transforms.page import clean_document
 
     weights = {}
     for path in sorted(Path(input_dir).glob("*.html")):
@@ -439,7 +445,7 @@ def make_copies(pages: Path, target: Path, copies: int) -> int:
     """``copies`` copies of every page, each with a distinct sentence in its main
     text (at the end of a long text node that trafilatura keeps); returns the
     number of files written."""
-    from transforms.clean import clean_document
+    from transforms.page import clean_document
 
     target.mkdir(parents=True, exist_ok=True)
     written = 0

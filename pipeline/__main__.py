@@ -1,5 +1,14 @@
 """Entry point: ``python -m pipeline --input PATH --output DIR [Beam options]``."""
 import logging
+import sys
+
+if __name__ == "__main__" and "--no_zygote" not in sys.argv:
+    # The zygote (transforms/zygote.py) starts first, so its imports run while this
+    # process imports Beam; pipeline.run hands it its preloads, or stops it.
+    from transforms import zygote
+
+    zygote.start_early(("trafilatura", "spacy", "transforms.page", "transforms.nlp",
+                        "transforms.entities", "transforms.figures", "transforms.quotes"))
 
 # Beam's optional-dependency notices at import time are noise for a CLI user.
 logging.getLogger().setLevel(logging.ERROR)
@@ -8,7 +17,6 @@ from pipeline.run import main  # noqa: E402
 
 if __name__ == "__main__":
     import os
-    import sys
 
     code = main()
     # Every output is written and closed by now: skip the interpreter's teardown

@@ -1,7 +1,6 @@
 """Launch one run: parse options, run the Beam pipeline, publish, summarise."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import sys
@@ -45,7 +44,7 @@ def zygote_preloads(options: PipelineOptions) -> list[tuple[str, tuple]]:
         return []
     preloads = []
     if opts.extract_timeout > 0:
-        preloads.append(("transforms.clean:warm_up", ()))
+        preloads.append(("transforms.page:warm_up", ()))
     if not opts.no_nlp and opts.nlp_timeout > 0:
         preloads.append(("transforms.nlp:worker_setup", (opts.model, opts.nlp_chunk_chars)))
     return preloads
@@ -67,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = options.view_as(NewsOptions)
     if opts.watch:  # streaming watch mode: its own assembly and lifecycle
         from pipeline.streaming import run_streaming
-        return run_streaming(options)
+        with zygote.serve([]):  # its children start from scratch
+            return run_streaming(options)
     if not opts.input or not opts.output:
         print("usage: python -m pipeline --input PATH_OR_GLOB [--input ...] --output DIR "
               "[Beam options]", file=sys.stderr)
@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         from transforms.nlp import default_model
         opts.model = default_model()
 
-    preloads = zygote_preloads(options)
-    with zygote.serve(preloads) if preloads else contextlib.nullcontext():
+    with zygote.serve(zygote_preloads(options)):
         return _run_batch(options, opts)
 
 

@@ -7,7 +7,6 @@ import apache_beam as beam
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from transforms.annotate import split_batches
 from transforms.balance import (BalancedGroups, PlanBinsFn, assign_bin, bin_count,
                                 hash_bin, plan_bins)
 
@@ -65,16 +64,6 @@ def test_past_max_planned_the_plan_is_dropped_and_bins_come_from_the_key():
     assert big["plan"] is None and big["bins"] == 4
     assert assign_bin("k5", big, str) == (hash_bin("k5", 4), "k5")
     assert hash_bin("k5", 4) == hash_bin("k5", 4) and 0 <= hash_bin("k5", 4) < 4
-
-
-def test_split_batches_bounds_count_and_weight_and_keeps_everything():
-    items = [{"id": i, "w": w} for i, w in enumerate([50, 5, 40, 5, 30, 5, 5, 5, 120])]
-    batches = list(split_batches(items, lambda a: a["w"], max_count=3, max_weight=60))
-    assert sorted(a["id"] for b in batches for a in b) == list(range(len(items)))
-    assert batches[0] == [items[8]]  # heavier than the bound: alone, and first
-    for batch in batches:
-        assert len(batch) <= 3
-        assert len(batch) == 1 or sum(a["w"] for a in batch) <= 60
 
 
 @pytest.mark.parametrize("n", [1, 37, 140])

@@ -74,10 +74,28 @@ def test_without_an_answering_zygote_children_start_from_scratch(monkeypatch, tm
 
 def test_the_zygote_goes_away_with_its_launcher(monkeypatch):
     monkeypatch.delenv(zygote.ENV, raising=False)
-    with zygote.serve([]) as address:
+    with zygote.serve([("tests.zygote_targets:preload", ("x",))]) as address:
         assert os.environ[zygote.ENV] == address
         worker = _worker()
         zygote_pid = worker.call(timeout=30)["parent"]
         worker.close()
     assert zygote.ENV not in os.environ and not os.path.exists(address)
     assert not os.path.exists(f"/proc/{zygote_pid}")
+
+
+def test_an_early_zygote_is_handed_its_preloads_or_stopped(monkeypatch):
+    """``python -m pipeline`` starts the zygote before importing Beam; ``serve``
+    then uses that one (no second process) or, with nothing to preload, stops it."""
+    monkeypatch.delenv(zygote.ENV, raising=False)
+    zygote.start_early(("json",))
+    early = zygote._early[0]
+    with zygote.serve([("tests.zygote_targets:preload", ("late",))]):
+        worker = _worker()
+        me = worker.call(timeout=30)
+        worker.close()
+    assert me["parent"] == early.pid and me["preloaded"] == ["late"]
+    zygote.start_early(("json",))
+    early = zygote._early[0]
+    with zygote.serve([]) as address:
+        assert address is None and zygote.ENV not in os.environ
+        assert early.wait(timeout=10) is not None

@@ -3,16 +3,15 @@
 The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in
 the process itself, or in the one budgeted child process it shares) and run
 batched; batches are bounded by article count and by characters. The
-stage emits plain rows, never ``Doc`` objects. Batch runs cut the batches from
-bins of equal text (``transforms.balance``), so workers finish together. By default spaCy and the
+stage emits plain rows, never ``Doc`` objects. Batch runs first spread the
+articles over workers in bins of equal text (``transforms.balance``), so workers
+finish together. By default spaCy and the
 extractors run in a child process with a time budget per article (see
 ``AnnotateBatchFn``). Each article leaves with its
 ``nlp_status``; a failure costs that article's annotations (an errors row),
 never the article itself.
 """
 from __future__ import annotations
-
-from typing import Callable, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -24,22 +23,6 @@ from transforms.errors import ERRORS, error_row
 
 STAGE = "annotate"
 NLP_TABLES = ("entities", "mentions", "figures", "quotes")
-
-
-def split_batches(items: Iterable[dict], weight: Callable[[dict], int], max_count: int,
-                  max_weight: int) -> Iterator[list[dict]]:
-    """Consecutive batches of ``items``, heaviest first, each at most ``max_count``
-    items and ``max_weight`` (or a single heavier item)."""
-    batch, total = [], 0
-    for item in sorted(items, key=weight, reverse=True):
-        w = weight(item)
-        if batch and (len(batch) >= max_count or total + w > max_weight):
-            yield batch
-            batch, total = [], 0
-        batch.append(item)
-        total += w
-    if batch:
-        yield batch
 
 
 class _Model:
@@ -243,15 +226,14 @@ class Annotate(beam.PTransform):
             if article.get("language") not in nlp_lib.MODEL_LANGUAGES:
                 return 1
             return min(len(article["text"]), max_nlp_chars) + 1
-        if self.balance:
-            batches = (articles
-                       | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
-                       | "Batch" >> beam.FlatMap(
-                           lambda group: split_batches(group[1], weight, size, chars)))
-        else:
-            batches = articles | "Batch" >> beam.SortAndBatchElements(
-                min_batch_size=1, max_batch_size=size, max_batch_weight=chars,
-                element_size_fn=weight)
+        if self.balance:  # workers get bins of equal text; batches are cut within a worker
+            articles = (articles
+                        | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
+                        | "Spread" >> beam.FlatMap(lambda group: group[1]))
+        # Batches of articles of similar length (sorted within the bundle).
+        batches = articles | "Batch" >> beam.SortAndBatchElements(
+            min_batch_size=1, max_batch_size=size, max_batch_weight=chars,
+            element_size_fn=weight)
         return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
             self.handle, self.extractors, self.max_nlp_chars)).with_outputs(
                 ERRORS, *NLP_TABLES, main="articles")

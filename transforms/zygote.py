@@ -7,7 +7,10 @@ zygote (``serve``). It runs the children's setups once (``preload``, while the
 launcher is still building the pipeline) and then forks a child per request in
 milliseconds; the loaded model is shared copy-on-write by every child.
 
-Worker processes find it through ``NEWS_ZYGOTE`` (its socket path), inherited
+``python -m pipeline`` starts it before importing Beam (``start_early``), so its
+imports overlap the launcher's; ``serve`` then hands it the preloads the
+options call for, or stops it. Worker processes find it through
+``NEWS_ZYGOTE`` (its socket path), inherited
 from the launcher by local runners' workers (direct, Prism, Flink loopback).
 Without the variable, or without an answer, children start from scratch
 (``transforms.worker.Worker.start``).
@@ -21,6 +24,7 @@ kernel (SIGCHLD ignored); a child ends when its client closes its stdin.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import select
@@ -128,11 +132,23 @@ def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: in
         os._exit(0)
 
 
-def _serve(listen_fd: int, preloads: list[tuple[str, tuple]]) -> None:
+def _read_line(fd: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
     """The zygote's loop on the launcher's listening socket (clients queue on it
-    while the zygote starts and preloads): run each preload, then fork a child
-    per request until the launcher goes away (EOF on stdin)."""
+    meanwhile): import ``imports``, read the preloads (one line on stdin) and
+    run them, then fork a child per request until the launcher goes away (EOF
+    on stdin)."""
     import gc
+    import importlib
     import logging
 
     from transforms.worker import _resolve
@@ -140,7 +156,13 @@ def _serve(listen_fd: int, preloads: list[tuple[str, tuple]]) -> None:
     logging.getLogger().setLevel(logging.ERROR)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
     server = socket.socket(fileno=listen_fd)
-    for setup, args in preloads:
+    for module in imports:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    line = _read_line(0)
+    if not line:  # the launcher needs no zygote after all
+        return
+    for setup, args in ast.literal_eval(line.decode()):
         try:
             _resolve(setup)(*args)
         except Exception as exc:  # noqa: BLE001 - a child's own setup will report it
@@ -172,12 +194,12 @@ def _serve(listen_fd: int, preloads: list[tuple[str, tuple]]) -> None:
                 conn.sendall(_PID.pack(pid))
 
 
-@contextlib.contextmanager
-def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str]:
-    """Run a zygote that first calls each ``("module:function", args)`` of
-    ``preloads``; sets ``NEWS_ZYGOTE`` for this process and the processes it
-    starts, and yields the socket path. Children outlive it until their clients
-    close them."""
+# A zygote started by ``start_early`` and not yet handed to ``serve``.
+_early: tuple[subprocess.Popen, str, str] | None = None
+
+
+def _start(imports: tuple[str, ...]) -> tuple[subprocess.Popen, str, str]:
+    """A zygote process importing ``imports``; (process, socket path, its folder)."""
     folder = tempfile.mkdtemp(prefix="news-zygote-")
     address = os.path.join(folder, "socket")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -189,8 +211,50 @@ def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str]:
         server.bind(address)
         server.listen(64)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "transforms.zygote", str(server.fileno()), repr(preloads)],
+            [sys.executable, "-m", "transforms.zygote", str(server.fileno()), repr(tuple(imports))],
             stdin=subprocess.PIPE, env=env, pass_fds=[server.fileno()])
+    return proc, address, folder
+
+
+def start_early(imports: tuple[str, ...]) -> None:
+    """Start the zygote now (importing ``imports``), for ``serve`` to use later."""
+    global _early
+    if _early is None:
+        _early = _start(imports)
+
+
+def _stop(proc: subprocess.Popen, address: str, folder: str) -> None:
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    with contextlib.suppress(OSError):
+        os.unlink(address)
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+
+
+@contextlib.contextmanager
+def serve(preloads: list[tuple[str, tuple]],
+          imports: tuple[str, ...] = ()) -> Iterator[str | None]:
+    """Run a zygote (the early one, if any) that calls each ``("module:function",
+    args)`` of ``preloads``; sets ``NEWS_ZYGOTE`` for this process and the
+    processes it starts, and yields the socket path. No preloads: no zygote
+    (an early one is stopped), yields None. Children outlive the zygote until
+    their clients close them."""
+    global _early
+    started, _early = _early, None
+    if not preloads:
+        if started:
+            _stop(*started)
+        yield None
+        return
+    proc, address, folder = started or _start(imports)
+    proc.stdin.write(repr(list(preloads)).encode() + b"\n")
+    proc.stdin.flush()
     previous = os.environ.get(ENV)
     os.environ[ENV] = address
     try:
@@ -200,20 +264,8 @@ def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str]:
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = previous
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            os.unlink(address)
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+        _stop(proc, address, folder)
 
 
 if __name__ == "__main__":
-    import ast
-
     _serve(int(sys.argv[1]), ast.literal_eval(sys.argv[2]))

@@ -1,0 +1,175 @@
+"""One page -> one article row: decode the bytes, extract the main text and
+metadata with trafilatura, identify the language, hash the text.
+
+Plain functions, no Beam (``transforms.clean`` wires them into the pipeline), so
+the budgeted child processes that run ``extract`` never import Beam.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from typing import Callable
+
+from transforms.decode import decode_html, looks_binary
+from transforms.errors import DocumentError
+
+_SPACES = re.compile(r"\s+")
+
+
+class NoMainText(DocumentError):
+    code = "NoMainText"
+
+
+class NotText(DocumentError):
+    code = "NotText"
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case, Unicode form and whitespace normalised."""
+    norm = _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:32]
+
+
+def article_id(text: str) -> str:
+    """Stable id of an article: a hash of its exact cleaned text.
+
+    The same page read as an HTML file, a WARC record or a JSONL line gets the
+    same id; within a run ids are unique because duplicates are dropped.
+    """
+    return hashlib.sha256(b"article\0" + text.encode("utf-8")).hexdigest()[:32]
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """A date from an ISO-like string (``2026-03-04``, ``2026-03-04T10:00Z``)."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of the text (py3langid), the page's declaration as fallback."""
+    if len(text) >= 40:
+        from py3langid.langid import classify  # lazy: loads its model once
+        return classify(text[:20000])[0]
+    return (declared or "").split("-")[0].lower() or None
+
+
+def _normalise_text(text: str) -> str:
+    lines = (line.strip() for line in text.replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# The fields of trafilatura's result that an article row uses (plain values only,
+# so a result can cross a process boundary).
+_FIELDS = ("url", "title", "author", "date", "sitename", "hostname", "description",
+           "categories", "tags", "language", "text")
+
+
+def quiet_logging() -> None:
+    """Failures become error rows; trafilatura's own log lines would only repeat them."""
+    import logging
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+WARM_UP_PAGE = ("<html><head><title>Warm-up</title></head><body><article><p>"
+                + "The council met on Tuesday and agreed the budget for the new year. " * 4
+                + "</p></article></body></html>")
+
+
+def warm_up() -> None:
+    """A worker child's setup done ahead (``transforms.zygote`` preload): trafilatura
+    and the language model imported and run once, so their lazy loads are not
+    charged to a page's budget."""
+    quiet_logging()
+    extract(WARM_UP_PAGE, None)
+    detect_language(WARM_UP_PAGE)  # py3langid loads its model on first use
+
+
+def main_text(text: str) -> str:
+    """Extracted text in the form ``articles.text`` keeps: NFC, lines stripped,
+    no empty lines."""
+    return _normalise_text(unicodedata.normalize("NFC", text))
+
+
+def extract(html: str, url: str | None) -> dict | None:
+    """trafilatura's main text (as ``main_text``) and metadata for one page, and
+    the text's language (``detected_language``), or None. The target of the
+    budgeted child process, so language identification runs there too."""
+    import trafilatura
+
+    result = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False,
+        include_tables=False, deduplicate=False)
+    if result is None:
+        return None
+    found = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    meta = {k: found.get(k) for k in _FIELDS}
+    meta["text"] = main_text(meta["text"] or "")
+    meta["detected_language"] = detect_language(meta["text"], meta.get("language"))
+    return meta
+
+
+def _strings(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value if v and v.strip()]
+
+
+def clean_document(doc: dict, min_chars: int = 0,
+                   extractor: Callable[[str, str | None], dict | None] = extract) -> dict:
+    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document.
+
+    Raises ``NotText`` for binary content and ``NoMainText`` when no text, or less
+    than ``min_chars`` of it, is found. ``extractor`` is ``extract`` or a
+    time-budgeted stand-in for it (see ``CleanFn``).
+    """
+    encoding = None
+    meta: dict = {}
+    if doc.get("text") is not None:  # JSONL with extracted text
+        text = main_text(doc["text"])
+    else:
+        html = doc.get("html")
+        if html is None:
+            raw = doc.get("raw") or b""
+            if not raw.strip():
+                raise NoMainText("empty document")
+            if looks_binary(raw):
+                raise NotText("binary content (control bytes), not an HTML page")
+            html, encoding = decode_html(raw, doc.get("http_charset"))
+        meta = extractor(html, doc.get("url")) or {}
+        text = meta.get("text") or ""
+    if not text:
+        raise NoMainText("no main text found (navigation-only, empty or not an article)")
+    if len(text) < min_chars:
+        raise NoMainText(f"only {len(text)} characters of main text (< --min_text_chars "
+                         f"{min_chars}): navigation-only or not an article")
+    return {
+        "article_id": article_id(text),
+        "source": doc["source"],
+        "input_format": doc["input_format"],
+        "url": meta.get("url") or doc.get("url"),
+        "title": doc.get("title") or meta.get("title"),
+        "author": doc.get("author") or meta.get("author"),
+        "published": parse_date(doc.get("published") or meta.get("date")),
+        "sitename": meta.get("sitename"),
+        "hostname": meta.get("hostname"),
+        "description": meta.get("description"),
+        "categories": _strings(meta.get("categories")),
+        "tags": _strings(meta.get("tags")),
+        "language": (meta["detected_language"] if "detected_language" in meta
+                     else detect_language(text, meta.get("language"))),
+        "encoding": encoding,
+        "text": text,
+        "word_count": len(text.split()),
+        "content_hash": content_hash(text),
+        "nlp_status": None,
+        "fetched_at": doc.get("fetched_at"),
+    }
