@@ -28,7 +28,7 @@ skips when absent unless ``REQUIRE_SHARED=1``), in one run:
 For each: articles/s, words/s, the ratio to the bare loop on the same input (wall
 clock, start-up included), CPU seconds of the process tree, and the peak memory
 (PSS: shared pages counted by their share) of each worker with its child
-processes (memory every 10th poll: reading it costs the machine more). Prints
+processes (CPU every ``--poll`` s, memory every 4th poll: reading it costs more). Prints
 a table and, last, one JSON line. Configurations run ``--repeat`` times
 round-robin (load drift hits all alike); the fastest run is kept.
 """
@@ -204,7 +204,7 @@ class Tree:
     first_seen: dict[int, float] = field(default_factory=dict)
     peak_group: dict[int, int] = field(default_factory=dict)
     peak_total: int = 0
-    memory_every: int = 10  # PSS costs ~6 ms per large process: every 10th poll
+    memory_every: int = 4  # PSS costs ~6 ms per large process: every 4th poll
     polls: int = 0
 
     def poll(self, t: float) -> None:
@@ -582,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-large-bare", action="store_true",
                     help="large runs: compare with the bare loop on the 140 pages instead")
     ap.add_argument("--skip-quotes-cost", action="store_true")
-    ap.add_argument("--poll", type=float, default=0.2, help="memory polling interval (s)")
+    ap.add_argument("--poll", type=float, default=0.5, help="polling interval (s) of CPU; memory every 4th")
     ap.add_argument("--pipeline-arg", action="append", default=[],
                     help="extra pipeline option, e.g. --pipeline-arg=--nlp_batch_size=64 "
                          "(NLP batching options apply to the bare loop too)")

@@ -17,6 +17,7 @@ from pipeline.output import clear_staging, publish, staging_dir
 from pipeline.summary import counters, format_summary, summarise, write_summary
 from transforms import zygote
 from transforms.read import expand_input
+from transforms.write import write_empty_tables
 
 
 def _local_runner(options: PipelineOptions):
@@ -92,6 +93,7 @@ def _run_batch(options: PipelineOptions, opts: NewsOptions) -> int:
     started = time.monotonic()
     with beam.Pipeline(runner=_local_runner(options), options=options) as p:
         tables = build_pipeline(p, opts, staged, ingested_at)
+    write_empty_tables(staged, tables)
     result = getattr(p, "result", None)
     seconds = time.monotonic() - started
     summary = summarise(staged, tables, counters(result) if result else {},

@@ -1,17 +1,21 @@
-"""Write each table as Parquet with the schema from ``schemas``.
+"""Write every table as Parquet with the schema from ``schemas``, through one sink.
 
-Files go through Beam's sinks (temporary files, then a rename at the end), so
-a killed run never leaves a half-written Parquet file under a table folder.
+All tables go through a single ``fileio.WriteToFiles`` whose destinations are the
+table names: one set of write stages for the whole dataset (eight ``WriteToParquet``
+sinks cost the launcher about a second to build and add stages at both ends).
+Files are written under a temporary folder and appear under ``<output>/<table>/``
+only by a rename once complete, so a killed run never leaves a half-written file.
 
-Batch runs use ``WriteToParquet``. Windowed (streaming) runs pass ``WindowedFiles``:
-each window's rows go through ``fileio.WriteToFiles`` into a temporary folder
-outside every table folder, and appear under ``<output>/<table>/<partition>/``
-only by a rename once complete, named after their window.
+Batch runs: ``<output>/<table>/part-SSSSS-of-NNNNN.parquet``, a file per worker
+bundle; ``write_empty_tables`` then gives a table without rows one empty file.
+Windowed (streaming) runs pass ``WindowedFiles``: each window's rows of a table
+become one file in ``<output>/<table>/<partition>/``, named after the window.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 
 import apache_beam as beam
 import pyarrow as pa
@@ -23,11 +27,6 @@ from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import GlobalWindow
 
 import schemas
-
-
-def table_prefix(output: str, table: str) -> str:
-    """Path prefix of a table's Parquet files."""
-    return FileSystems.join(output, table, "part")
 
 
 def table_glob(output: str, table: str) -> str:
@@ -63,18 +62,27 @@ def _stamp(ts) -> str:
     return ts.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
 
 
-def window_file_naming(prefix: str):
-    """``fileio`` file naming: ``<prefix>-<start>-<end>-SSSSS-of-NNNNN.parquet`` (UTC)."""
+def table_file_naming(prefix: str = "part", partition: str | None = None):
+    """``fileio`` file naming: ``<table>/[<partition>/]<prefix>[-<start>-<end>]-SSSSS-of-NNNNN.parquet``
+    (the window's bounds, UTC, for windowed writes); the destination is the table."""
     def name(window, pane, shard_index, total_shards, compression, destination) -> str:
         span = "" if window == GlobalWindow() else f"-{_stamp(window.start)}-{_stamp(window.end)}"
-        return f"{prefix}{span}-{shard_index or 0:05d}-of-{total_shards or 1:05d}.parquet"
+        folder = destination if partition is None else f"{destination}/{partition}"
+        return f"{folder}/{prefix}{span}-{shard_index or 0:05d}-of-{total_shards or 1:05d}.parquet"
     return name
 
 
-class ParquetFileSink(fileio.FileSink):
-    """``fileio`` sink: row dicts -> one Parquet file with a table schema."""
+def _ensure_folder(path: str) -> None:
+    """Create a local folder (files are renamed into it); object stores need none."""
+    if FileSystems.get_scheme(path) is None:
+        os.makedirs(path, exist_ok=True)
 
-    def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 1000):
+
+class ParquetFileSink(fileio.FileSink):
+    """``fileio`` sink: ``(table, row)`` records -> one Parquet file with the
+    table's schema."""
+
+    def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 10_000):
         self.schema, self.codec, self.batch_rows = schema, codec, batch_rows
         self._writer: pq.ParquetWriter | None = None
         self._rows: list[dict] = []
@@ -88,12 +96,12 @@ class ParquetFileSink(fileio.FileSink):
         self._rows = []
 
     def _write_rows(self) -> None:
-        if self._rows:
+        if self._rows:  # one row group per batch of rows
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows = []
 
-    def write(self, record: dict) -> None:
-        self._rows.append(record)
+    def write(self, record: tuple[str, dict]) -> None:
+        self._rows.append(record[1])
         if len(self._rows) >= self.batch_rows:
             self._write_rows()
 
@@ -105,36 +113,17 @@ class ParquetFileSink(fileio.FileSink):
             self._writer = None
 
 
-class WriteTable(beam.PTransform):
-    """Rows (dicts) -> ``<output>/<table>/part-*.parquet``; with ``windowed``, one
-    set of files per window (see ``WindowedFiles``). ``ingested_at`` None: the
-    time each row is written."""
+def _sink(table: str) -> ParquetFileSink:
+    return ParquetFileSink(schemas.TABLES[table])
 
-    def __init__(self, output: str, table: str, ingested_at: dt.datetime | None,
-                 windowed: WindowedFiles | None = None):
-        super().__init__()
-        self.output, self.table, self.ingested_at = output, table, ingested_at
-        self.schema = schemas.TABLES[table]
-        self.windowed = windowed
 
-    def expand(self, rows):
-        schema, ingested_at = self.schema, self.ingested_at
-        projected = rows | "Project" >> beam.Map(to_row, schema, ingested_at)
-        if self.windowed is None:
-            return projected | "Parquet" >> beam.io.WriteToParquet(
-                table_prefix(self.output, self.table), schema,
-                file_name_suffix=".parquet", codec="snappy")
-        w = self.windowed
-        return projected | "WindowedParquet" >> fileio.WriteToFiles(
-            path=FileSystems.join(self.output, self.table, w.partition),
-            file_naming=window_file_naming(w.file_prefix),
-            temp_directory=StaticValueProvider(str, FileSystems.join(w.temp_directory, self.table)),
-            sink=lambda _dest: ParquetFileSink(schema),
-            shards=w.shards, max_writers_per_bundle=0)  # 0: group each window's rows first
+def _tag(row: dict, table: str, schema, ingested_at: dt.datetime | None) -> tuple[str, dict]:
+    return table, to_row(row, schema, ingested_at)
 
 
 class WriteTables(beam.PTransform):
-    """A dict of table name -> PCollection of rows, each written as Parquet."""
+    """A dict of table name -> PCollection of rows, each written as Parquet (see
+    the module's docstring). ``ingested_at`` None: the time each row is written."""
 
     def __init__(self, output: str, ingested_at: dt.datetime | None,
                  windowed: WindowedFiles | None = None):
@@ -142,6 +131,32 @@ class WriteTables(beam.PTransform):
         self.output, self.ingested_at, self.windowed = output, ingested_at, windowed
 
     def expand(self, tables: dict):
-        return {name: rows | f"Write {name}" >> WriteTable(
-                    self.output, name, self.ingested_at, self.windowed)
-                for name, rows in tables.items()}
+        w = self.windowed
+        for name in tables:
+            _ensure_folder(FileSystems.join(self.output, name, *([w.partition] if w else [])))
+        rows = [pcoll | f"Project {name}" >> beam.Map(
+                    _tag, name, schemas.TABLES[name], self.ingested_at)
+                for name, pcoll in tables.items()]
+        if w is None:  # a file per table and worker bundle
+            naming, temp, shards, writers = table_file_naming(), None, None, 4 * len(tables)
+        else:  # 0 writers: group each window's rows first, ``w.shards`` files each
+            naming = table_file_naming(w.file_prefix, w.partition)
+            temp, shards, writers = StaticValueProvider(str, w.temp_directory), w.shards, 0
+        return (rows
+                | "AllTables" >> beam.Flatten()
+                | "Parquet" >> fileio.WriteToFiles(
+                    path=self.output, destination=lambda record: record[0], sink=_sink,
+                    file_naming=naming, temp_directory=temp, shards=shards,
+                    max_writers_per_bundle=writers))
+
+
+def write_empty_tables(output: str, tables: list[str]) -> None:
+    """An empty file (the schema, no rows) for each table that has no file under
+    ``output``, so that a table's glob always matches (DuckDB, Spark)."""
+    for table in tables:
+        if FileSystems.match([table_glob(output, table)])[0].metadata_list:
+            continue
+        folder = FileSystems.join(output, table)
+        _ensure_folder(folder)
+        with FileSystems.create(FileSystems.join(folder, "part-00000-of-00001.parquet")) as f:
+            pq.write_table(schemas.TABLES[table].empty_table(), f)

@@ -81,11 +81,12 @@ class ForkedChild:
     def poll(self) -> int | None:
         if self.returncode is None:
             try:
-                with open(f"/proc/{self.pid}/stat") as f:
-                    state = f.read().rpartition(")")[2].split()[0]
-                alive = state not in ("Z", "X")
-            except (OSError, IndexError):
+                os.kill(self.pid, 0)  # the zygote reaps its children: gone means ended
+                alive = True
+            except ProcessLookupError:
                 alive = False
+            except PermissionError:
+                alive = True
             if not alive:
                 self.returncode = -1
         return self.returncode
