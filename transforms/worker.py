@@ -60,6 +60,12 @@ class RemoteError(Exception):
         self.code, self.detail = code, detail
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment, with the project importable by a new interpreter."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+
+
 def _resolve(spec: str):
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -163,11 +169,9 @@ class Worker:
         interpreter) and wait until its setup is done."""
         self.proc = self._fork()
         if self.proc is None:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "transforms.worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, env=env, close_fds=True)
+                stdout=subprocess.PIPE, env=child_env(), close_fds=True)
         try:
             _write(self.proc.stdin.fileno(), ("setup", self.target, self.setup, self.setup_args))
             status, payload = _read(self.proc.stdout.fileno(),

@@ -35,12 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Iterator
 
 ENV = "NEWS_ZYGOTE"
 _PID = struct.Struct("!q")
-_ROOT = str(Path(__file__).resolve().parent.parent)
 # How long a client waits for a fork, the zygote's preload included.
 WAIT_SECONDS = 120.0
 
@@ -203,8 +201,9 @@ def _start(imports: tuple[str, ...]) -> tuple[subprocess.Popen, str, str]:
     """A zygote process importing ``imports``; (process, socket path, its folder)."""
     folder = tempfile.mkdtemp(prefix="news-zygote-")
     address = os.path.join(folder, "socket")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+    from transforms.worker import child_env
+
+    env = child_env()
     env.pop(ENV, None)
     # Listen here, before the zygote exists: a client that comes early waits in
     # the queue instead of finding no socket.
