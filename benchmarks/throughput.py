@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -492,6 +493,15 @@ def _reference(results: dict[str, dict], name: str) -> dict:
         else results["bare"]
 
 
+def _round_ratios(res: dict, ref: dict) -> list[float]:
+    """Wall-clock ratio to the reference run of the same round (the machine's speed
+    drifts over minutes; adjacent runs share more of it than best-of-N does)."""
+    if res is ref or len(res["all_wall_s"]) != len(ref["all_wall_s"]):
+        return []
+    return [round((rw / ref["articles"]) / (w / res["articles"]), 3)
+            for rw, w in zip(ref["all_wall_s"], res["all_wall_s"])]
+
+
 def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dict:
     bare = results["bare"]
     lines = [f"{'config':<22}{'arts':>6}{'wall s':>8}{'start s':>8}{'art/s':>8}{'words/s':>9}"
@@ -523,6 +533,9 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
                if "phases" in res else {"rows": res["rows"]}),
             **({"parts_work_s": res["parts_work_s"]} if "parts_work_s" in res else {}),
         }
+        rounds = _round_ratios(res, ref)
+        if rounds and name != "bare":
+            summary[name]["round_ratios"] = rounds
     print("\n".join(lines))
     print("(x bare: articles/s over the bare loop's on the same input, wall clock, start-up "
           "included; cpu x: the bare loop's CPU s per article over this run's, all processes)")
@@ -534,6 +547,11 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
                      else f"each on 1 page in {n} (a blind static split)")
             print(f"{name}: the bare loop in {n} processes at once, {split}; work s per "
                   f"process: {res['parts_work_s']}")
+    for name, res in summary.items():
+        if len(res.get("round_ratios", [])) > 1:
+            r = res["round_ratios"]
+            print(f"{name}: x bare round by round (each run over the bare loop's run of "
+                  f"the same round) {r}, median {statistics.median(r):.2f}")
     checks = []
     for name, cfg in cfgs.items():
         if cfg.kind == "pipeline" and cfg.extractors == ALL_EXTRACTORS and \
