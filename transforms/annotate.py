@@ -19,6 +19,7 @@ from apache_beam.utils.shared import Shared
 
 from transforms import nlp as nlp_lib
 from transforms.balance import BalancedGroups
+from transforms.batching import SortedBatches
 from transforms.errors import ERRORS, error_row
 
 STAGE = "annotate"
@@ -230,10 +231,9 @@ class Annotate(beam.PTransform):
             articles = (articles
                         | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
                         | "Spread" >> beam.FlatMap(lambda group: group[1]))
-        # Batches of articles of similar length (sorted within the bundle).
-        batches = articles | "Batch" >> beam.SortAndBatchElements(
-            min_batch_size=1, max_batch_size=size, max_batch_weight=chars,
-            element_size_fn=weight)
+        # Batches of articles of similar length, sorted a few batches' worth at a
+        # time: a worker never holds its whole share of the input.
+        batches = articles | "Batch" >> SortedBatches(size, chars, weight)
         return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
             self.handle, self.extractors, self.max_nlp_chars)).with_outputs(
                 ERRORS, *NLP_TABLES, main="articles")
