@@ -534,7 +534,7 @@ def report(results: dict[str, dict], cfgs: dict[str, Config], meta: dict) -> dic
             **({"parts_work_s": res["parts_work_s"]} if "parts_work_s" in res else {}),
         }
         rounds = _round_ratios(res, ref)
-        if rounds and name != "bare":
+        if rounds:
             summary[name]["round_ratios"] = rounds
     print("\n".join(lines))
     print("(x bare: articles/s over the bare loop's on the same input, wall clock, start-up "

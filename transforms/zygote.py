@@ -238,8 +238,7 @@ def _stop(proc: subprocess.Popen, address: str, folder: str) -> None:
 
 
 @contextlib.contextmanager
-def serve(preloads: list[tuple[str, tuple]],
-          imports: tuple[str, ...] = ()) -> Iterator[str | None]:
+def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str | None]:
     """Run a zygote (the early one, if any) that calls each ``("module:function",
     args)`` of ``preloads``; sets ``NEWS_ZYGOTE`` for this process and the
     processes it starts, and yields the socket path. No preloads: no zygote
@@ -252,7 +251,7 @@ def serve(preloads: list[tuple[str, tuple]],
             _stop(*started)
         yield None
         return
-    proc, address, folder = started or _start(imports)
+    proc, address, folder = started or _start(())
     proc.stdin.write(repr(list(preloads)).encode() + b"\n")
     proc.stdin.flush()
     previous = os.environ.get(ENV)
