@@ -6,11 +6,11 @@ On ``../shared/corpus/pages/*.html`` (``NEWS_SHARED_DIR`` overrides ``../shared`
 skips when absent unless ``REQUIRE_SHARED=1``), in one run:
 
 - **bare**: one plain Python process (no Beam) doing the pipeline's work per page:
-  read the bytes, ``transforms.page.clean_document`` (decode, trafilatura with the
+  read the bytes, ``transforms.formats.page.clean_document`` (decode, trafilatura with the
   pipeline's settings, language id, hashes), drop repeated content hashes, then
-  ``transforms.nlp.parse_texts`` (``nlp.pipe``, same model and components, batches
+  ``transforms.nlp.model.parse_texts`` (``nlp.pipe``, same model and components, batches
   bounded by the pipeline's ``--nlp_batch_size``/``--nlp_batch_chars``) over the
-  English articles and ``transforms.nlp.annotate_doc`` (the same extractors) on
+  English articles and ``transforms.nlp.model.annotate_doc`` (the same extractors) on
   each ``Doc``. It counts rows and writes no Parquet; it runs in-process what the
   pipeline may run in time-budgeted child processes.
 - **bare_Np**: N bare loops at once on every N-th page each: N plain processes
@@ -94,11 +94,11 @@ def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
     import logging
 
     started = time.perf_counter()
-    from transforms import nlp as nlp_lib
-    from transforms.page import clean_document
-    import transforms.entities as entities
-    import transforms.figures as figures
-    import transforms.quotes as quotes
+    from transforms.nlp import model as nlp_lib
+    from transforms.formats.page import clean_document
+    import transforms.nlp.entities as entities
+    import transforms.nlp.figures as figures
+    import transforms.nlp.quotes as quotes
     for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     imported = time.perf_counter()
@@ -179,7 +179,7 @@ def code_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted([*REPO.glob("pipeline/*.py"), *REPO.glob("transforms/*.py"),
+    for path in sorted([*REPO.glob("pipeline/*.py"), *REPO.glob("transforms/**/*.py"),
                         *REPO.glob("schemas/*.py")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
@@ -193,7 +193,7 @@ class Tree:
 
     A *worker* is the root process (1 worker: everything runs in it) or a Beam SDK
     worker; its memory includes its own children (the trafilatura and spaCy child
-    processes of ``transforms.worker``, forked by the run's zygote, which counts
+    processes of ``transforms.sandbox.worker``, forked by the run's zygote, which counts
     as a group of its own), summed at each poll.
     """
 
@@ -290,12 +290,12 @@ def _role(proc, root: int) -> tuple[str, int | None]:
         return "sdk_worker", None
     if "--bare-child" in cmd:
         return "bare_part", None
-    if "transforms.zygote" in cmd:
+    if "transforms.sandbox.zygote" in cmd:
         name = proc.name()
         if name.startswith("news:") and name[5:].isdigit():
             return "child", int(name[5:])
         return "zygote", None
-    return ("child" if "transforms.worker" in cmd else "python"), None
+    return ("child" if "transforms.sandbox.worker" in cmd else "python"), None
 
 
 def _kill_tree(pid: int) -> None:
@@ -358,8 +358,8 @@ class Config:
 def balanced_parts(input_dir: str, parts: int) -> list[list[str]]:
     """Page names in ``parts`` sets of equal cleaned text (largest first into the
     lightest set): an oracle split, since it cleans every page first."""
-    from transforms.balance import plan_bins
-    from transforms.page import clean_document
+    from transforms.shaping.balance import plan_bins
+    from transforms.formats.page import clean_document
 
     weights = {}
     for path in sorted(Path(input_dir).glob("*.html")):
@@ -446,7 +446,7 @@ def make_copies(pages: Path, target: Path, copies: int) -> int:
     """``copies`` copies of every page, each with a distinct sentence in its main
     text (at the end of a long text node that trafilatura keeps); returns the
     number of files written."""
-    from transforms.page import clean_document
+    from transforms.formats.page import clean_document
 
     target.mkdir(parents=True, exist_ok=True)
     written = 0

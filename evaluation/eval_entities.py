@@ -1,4 +1,4 @@
-"""Score ``transforms.entities`` on the invented labelled set.
+"""Score ``transforms.nlp.entities`` on the invented labelled set.
 
 Data: ``evaluation/data/entities_labelled.jsonl``, one invented article a line:
 ``{id, text, entities: [{name, label}], mentions: [{start, end, text, name, label}]}``
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transforms.entities import link_entities  # noqa: E402
+from transforms.nlp.entities import link_entities  # noqa: E402
 
 DEFAULT_DATA = ROOT / "evaluation" / "data" / "entities_labelled.jsonl"
 THRESHOLDS = {"precision": 0.80, "recall": 0.80, "canon_accuracy": 0.85}
@@ -69,9 +69,9 @@ def score(records: list[dict], nlp) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--model", default=None, help="spaCy package (default: transforms.nlp)")
+    ap.add_argument("--model", default=None, help="spaCy package (default: transforms.nlp.model)")
     args = ap.parse_args(argv)
-    from transforms.nlp import load_model
+    from transforms.nlp.model import load_model
     nlp = load_model(args.model)
     records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()
                if line.strip()]

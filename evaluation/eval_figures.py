@@ -1,4 +1,4 @@
-"""Score ``transforms.figures`` on shared money gold and on the invented labelled set.
+"""Score ``transforms.nlp.figures`` on shared money gold and on the invented labelled set.
 
 1. Shared money gold (``SHARED/corpus/figures/money_gold.jsonl``; read by path, never
    copied). Sentences go through ``nlp.pipe`` and ``extract_figures``. A gold span is
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluation.shared import shared_dir  # noqa: E402
-from transforms.figures import extract_figures  # noqa: E402
+from transforms.nlp.figures import extract_figures  # noqa: E402
 
 MONEY_TARGET = 0.90
 OWN_TARGETS = {"recall": 0.85, "precision": 0.90}
@@ -181,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="shared data dir (default: $NEWS_SHARED_DIR or ../shared)")
     ap.add_argument("--own", type=Path,
                     default=ROOT / "evaluation" / "data" / "figures_labelled.jsonl")
-    ap.add_argument("--model", default=None, help="spaCy package (default: transforms.nlp)")
+    ap.add_argument("--model", default=None, help="spaCy package (default: transforms.nlp.model)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = ap.parse_args(argv)
-    from transforms.nlp import load_model
+    from transforms.nlp.model import load_model
     nlp = load_model(args.model)
     result: dict = {}
     failed: list[str] = []

@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluation.shared import shared_dir  # noqa: E402
-from transforms.entities import link_entities  # noqa: E402
-from transforms.quotes import extract_quotes  # noqa: E402
+from transforms.nlp.entities import link_entities  # noqa: E402
+from transforms.nlp.quotes import extract_quotes  # noqa: E402
 
 LABELLED = ROOT / "evaluation" / "data" / "quotes_labelled.jsonl"
 TARGETS_DEV = {"recall": 0.90, "precision": 0.95, "speaker_accuracy": 0.90}
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", type=int, default=0, help="print up to N errors to stderr")
     args = ap.parse_args(argv)
 
-    from transforms.nlp import load_model
+    from transforms.nlp.model import load_model
     nlp = load_model()
     results: dict[str, dict] = {}
     failures: list[str] = []

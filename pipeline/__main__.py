@@ -3,12 +3,13 @@ import logging
 import sys
 
 if __name__ == "__main__" and "--no_zygote" not in sys.argv:
-    # The zygote (transforms/zygote.py) starts first, so its imports run while this
+    # The zygote (transforms/sandbox/zygote.py) starts first, so its imports run while this
     # process imports Beam; pipeline.run hands it its preloads, or stops it.
-    from transforms import zygote
+    from transforms.sandbox import zygote
 
-    zygote.start_early(("trafilatura", "spacy", "transforms.page", "transforms.nlp",
-                        "transforms.entities", "transforms.figures", "transforms.quotes"))
+    zygote.start_early(("trafilatura", "spacy", "transforms.formats.page",
+                        "transforms.nlp.model", "transforms.nlp.entities",
+                        "transforms.nlp.figures", "transforms.nlp.quotes"))
 
 # Beam's optional-dependency notices at import time are noise for a CLI user.
 logging.getLogger().setLevel(logging.ERROR)

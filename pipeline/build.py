@@ -42,7 +42,7 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
                       balance: bool = True) -> dict[str, beam.PCollection]:
     """clean -> deduplicate -> annotate from the reader's outputs, with the errors
     of every stage in one table; shared by the batch and the streaming shapes.
-    ``balance``: batch articles from bins of equal text (see ``transforms.balance``)."""
+    ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``)."""
     documents = read["documents"]
     annotate = None if opts.no_nlp else Annotate(
         opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,

@@ -61,7 +61,7 @@ class NewsOptions(PipelineOptions):
         parser.add_argument(
             "--no_zygote", action="store_true", default=False,
             help="Start every trafilatura and NLP child process from scratch instead of "
-                 "forking it from the run's preloaded zygote (transforms/zygote.py; local "
+                 "forking it from the run's preloaded zygote (transforms/sandbox/zygote.py; local "
                  "runners only: their workers inherit the launcher's environment).")
         # Streaming watch mode (pipeline/streaming.py); --streaming is Beam's own option.
         parser.add_argument(

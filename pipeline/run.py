@@ -15,7 +15,7 @@ from pipeline.build import build_pipeline
 from pipeline.options import NewsOptions
 from pipeline.output import clear_staging, publish, staging_dir
 from pipeline.summary import counters, format_summary, summarise, write_summary
-from transforms import zygote
+from transforms.sandbox import zygote
 from transforms.read import expand_input
 from transforms.write import write_empty_tables
 
@@ -33,7 +33,7 @@ LOCAL_RUNNERS = (None, "DirectRunner", "PrismRunner", "FnApiRunner")
 
 
 def zygote_preloads(options: PipelineOptions) -> list[tuple[str, tuple]]:
-    """What the run's zygote preloads for its children (``transforms.zygote``):
+    """What the run's zygote preloads for its children (``transforms.sandbox.zygote``):
     nothing (no zygote) unless the workers run on this machine and inherit its
     environment (local runners, or any runner's LOOPBACK environment)."""
     from apache_beam.options.pipeline_options import PortableOptions
@@ -45,9 +45,9 @@ def zygote_preloads(options: PipelineOptions) -> list[tuple[str, tuple]]:
         return []
     preloads = []
     if opts.extract_timeout > 0:
-        preloads.append(("transforms.page:warm_up", ()))
+        preloads.append(("transforms.formats.page:warm_up", ()))
     if not opts.no_nlp and opts.nlp_timeout > 0:
-        preloads.append(("transforms.nlp:worker_setup", (opts.model, opts.nlp_chunk_chars)))
+        preloads.append(("transforms.nlp.model:worker_setup", (opts.model, opts.nlp_chunk_chars)))
     return preloads
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no input file matches {missing}", file=sys.stderr)
         return 2
     if not opts.no_nlp and not opts.model:
-        from transforms.nlp import default_model
+        from transforms.nlp.model import default_model
         opts.model = default_model()
 
     with zygote.serve(zygote_preloads(options)):

@@ -225,7 +225,7 @@ def run_streaming(options: PipelineOptions) -> int:
         print(f"error: --watch directory {opts.watch} does not exist", file=sys.stderr)
         return 2
     if not opts.no_nlp and not opts.model:
-        from transforms.nlp import default_model
+        from transforms.nlp.model import default_model
         opts.model = default_model()
     standard.streaming = True
 

@@ -15,7 +15,7 @@ SAMPLES = REPO / "samples"
 @pytest.fixture(scope="session")
 def nlp():
     """The real English model, loaded once for the whole test session."""
-    from transforms.nlp import load_model
+    from transforms.nlp.model import load_model
     return load_model()
 
 

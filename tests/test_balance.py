@@ -7,7 +7,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from transforms.balance import (BalancedGroups, PlanBinsFn, assign_bin, bin_count,
+from transforms.shaping.balance import (BalancedGroups, PlanBinsFn, assign_bin, bin_count,
                                 hash_bin, plan_bins)
 
 

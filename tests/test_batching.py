@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
-from transforms.batching import SortedBatches, _SortedBatchesFn, cut_batches
+from transforms.shaping.batching import SortedBatches, _SortedBatchesFn, cut_batches
 
 
 def _texts(n: int, seed: int = 3) -> list[str]:

@@ -1,5 +1,5 @@
 """Charset handling: header, meta declaration, detection, GBK as GB18030."""
-from transforms.decode import decode_html, normalise_charset
+from transforms.formats.decode import decode_html, normalise_charset
 
 CYRILLIC = "Правительство объявило новый бюджет города на следующий год. " * 5
 CHINESE = "北京市政府今天宣布了新的交通计划，预计投资二百亿元。镕" * 3  # 镕 is not in GB2312

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import ENTITIES, MENTIONS
-from transforms.entities import (KEEP_LABELS, Mention, canonical_name, clean_surface,
+from transforms.nlp.entities import (KEEP_LABELS, Mention, canonical_name, clean_surface,
                                  entity_rows, link_entities, mention_rows)
 
 ARTICLE = (

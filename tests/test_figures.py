@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import FIGURES
-from transforms.figures import extract_figures, parse_money
+from transforms.nlp.figures import extract_figures, parse_money
 
 
 def figs(nlp, text: str) -> list[dict]:
@@ -187,7 +187,7 @@ def test_currency_symbols_are_kept_on_disk_per_babel_version(tmp_path, monkeypat
     """CLDR's symbol votes are computed once per machine, not once per process."""
     import babel
 
-    from transforms import numbers
+    from transforms.nlp import numbers
 
     monkeypatch.setenv("NEWS_PIPELINE_CACHE", str(tmp_path))
     fresh = numbers._cldr_symbol_votes()

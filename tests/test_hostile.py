@@ -354,8 +354,9 @@ def _wait_gone(pids: list[int], seconds: float = 30) -> list[int]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_worker_child_exits_when_its_parent_is_killed(tmp_path):
     """A killed launcher leaves no busy child behind (EOF on its pipe)."""
-    script = ("from transforms.worker import Worker\n"
-              "w = Worker('transforms.page:extract', 'transforms.page:quiet_logging')\n"
+    script = ("from transforms.sandbox.worker import Worker\n"
+              "w = Worker('transforms.formats.page:extract',"
+              " 'transforms.formats.page:quiet_logging')\n"
               "w.start(); print(w.proc.pid, flush=True)\n"
               "import time; time.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)

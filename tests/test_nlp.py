@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.nlp import annotate_doc, default_model, parse_texts, split_text
+from transforms.nlp.model import annotate_doc, default_model, parse_texts, split_text
 
 PARAGRAPH = ("Gov. Ellen Marsh said the Northfield Transit Authority (NTA) would spend "
              "$200 billion over ten years. “It is a fair deal,” Marsh said.\n")

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import schemas
-from transforms.entities import entity_rows, link_entities, mention_rows
-from transforms.figures import extract_figures
-from transforms.nlp import parse_texts
-from transforms.quotes import extract_quotes
+from transforms.nlp.entities import entity_rows, link_entities, mention_rows
+from transforms.nlp.figures import extract_figures
+from transforms.nlp.model import parse_texts
+from transforms.nlp.quotes import extract_quotes
 
 QUOTE_MARKS = list('"“”«»„‟‘’\'‹›「」『』〝〞＂')
 ODD = list("\u00a0\u2009\u200b\u200d\u200e\u202e\u0301\u0308\ufeff\u2028\u2029\t\r\x0b\x0c"

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import QUOTES
-from transforms.entities import link_entities
-from transforms.quote_spans import find_quote_spans
-from transforms.quotes import extract_quotes
+from transforms.nlp.entities import link_entities
+from transforms.nlp.quote_spans import find_quote_spans
+from transforms.nlp.quotes import extract_quotes
 
 
 @pytest.fixture(scope="module")

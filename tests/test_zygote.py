@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from transforms import zygote
-from transforms.worker import BudgetExceeded, Worker
+from transforms.sandbox import zygote
+from transforms.sandbox.worker import BudgetExceeded, Worker
 
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def test_children_are_forked_from_the_preloaded_zygote(served):
     assert a["parent"] == b["parent"] != os.getpid()     # children of the zygote, not ours
     assert a["pid"] != b["pid"]
     with open(f"/proc/{a['parent']}/cmdline", "rb") as f:
-        assert b"transforms.zygote" in f.read()
+        assert b"transforms.sandbox.zygote" in f.read()
 
 
 def test_a_forked_child_over_budget_is_killed_and_replaced(served):

@@ -4,7 +4,7 @@ The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in
 the process itself, or in the one budgeted child process it shares) and run
 batched; batches are bounded by article count and by characters. The
 stage emits plain rows, never ``Doc`` objects. Batch runs first spread the
-articles over workers in bins of equal text (``transforms.balance``), so workers
+articles over workers in bins of equal text (``transforms.shaping.balance``), so workers
 finish together. By default spaCy and the
 extractors run in a child process with a time budget per article (see
 ``AnnotateBatchFn``). Each article leaves with its
@@ -17,9 +17,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from transforms import nlp as nlp_lib
-from transforms.balance import BalancedGroups
-from transforms.batching import SortedBatches
+from transforms.nlp import model as nlp_lib
+from transforms.shaping.balance import BalancedGroups
+from transforms.shaping.batching import SortedBatches
 from transforms.errors import ERRORS, error_row
 
 STAGE = "annotate"
@@ -52,10 +52,11 @@ class ModelHandle:
         or loaded on first use."""
         name, chunk = self.model, self.max_chunk_chars
         if self.nlp_timeout > 0:
-            from transforms.worker import acquire_worker
+            from transforms.sandbox.worker import acquire_worker
             return acquire_worker(
                 self.shared, f"spacy-worker:{name}:{chunk}:{self.max_rss_mb}",
-                "transforms.nlp:worker_annotate", "transforms.nlp:worker_setup", (name, chunk),
+                "transforms.nlp.model:worker_annotate", "transforms.nlp.model:worker_setup",
+                (name, chunk),
                 what="NLP annotation", option="--nlp_timeout", max_rss_mb=self.max_rss_mb)
         return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk)),
                                    tag=f"spacy:{name}")
@@ -100,7 +101,7 @@ class AnnotateBatchFn(beam.DoFn):
     """Annotates batches of articles.
 
     With ``nlp_timeout`` > 0 the model lives in a persistent child process
-    (``transforms.worker``) and each article's result must come within
+    (``transforms.sandbox.worker``) and each article's result must come within
     ``nlp_timeout`` seconds of the previous one: an article that overruns (or
     crashes the child) costs its annotations only, and the child is restarted.
     0 runs spaCy in-process, unbounded. Only the first ``max_nlp_chars``
@@ -137,7 +138,7 @@ class AnnotateBatchFn(beam.DoFn):
         if self._worker is None:
             yield from nlp_lib.annotate_articles(self._nlp, items, *args)
             return
-        from transforms.worker import BudgetExceeded, RemoteError, WorkerDied
+        from transforms.sandbox.worker import BudgetExceeded, RemoteError, WorkerDied
 
         pending, alone = list(items), False
         while pending:

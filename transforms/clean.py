@@ -1,6 +1,6 @@
 """Clean: documents -> article rows, with an error row for each that fails.
 
-The work per page is ``transforms.page.clean_document``; here it is wired into
+The work per page is ``transforms.formats.page.clean_document``; here it is wired into
 Beam, with trafilatura in a time-budgeted child process.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from transforms.errors import ERRORS, error_row
-from transforms.page import clean_document, extract, quiet_logging
+from transforms.formats.page import clean_document, extract, quiet_logging
 
 STAGE = "clean"
 
@@ -19,7 +19,7 @@ class CleanFn(beam.DoFn):
     """``clean_document`` with an error row for each document that fails.
 
     With ``extract_timeout`` > 0, trafilatura runs in a persistent child process
-    (``transforms.worker``): a page that takes longer becomes an error row and the
+    (``transforms.sandbox.worker``): a page that takes longer becomes an error row and the
     child is restarted. 0 runs it in-process, unbounded.
     """
 
@@ -37,10 +37,10 @@ class CleanFn(beam.DoFn):
         quiet_logging()
         self._worker = None
         if self.extract_timeout > 0:  # one child per worker process, shared by instances
-            from transforms.worker import acquire_worker
+            from transforms.sandbox.worker import acquire_worker
             self._worker = acquire_worker(
-                self._shared, f"trafilatura:{self.max_rss_mb}", "transforms.page:extract",
-                "transforms.page:quiet_logging", what="trafilatura extraction",
+                self._shared, f"trafilatura:{self.max_rss_mb}", "transforms.formats.page:extract",
+                "transforms.formats.page:quiet_logging", what="trafilatura extraction",
                 option="--extract_timeout", max_rss_mb=self.max_rss_mb)
 
     def _extract(self, html: str, url: str | None) -> dict | None:
@@ -48,7 +48,7 @@ class CleanFn(beam.DoFn):
             return self._worker.worker.call(html, url, timeout=self.extract_timeout)
 
     def process(self, doc: dict):
-        from transforms.worker import BudgetExceeded, RemoteError
+        from transforms.sandbox.worker import BudgetExceeded, RemoteError
 
         try:
             article = clean_document(doc, self.min_chars,

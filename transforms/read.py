@@ -21,8 +21,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.balance import BalancedGroups
-from transforms.decode import charset_from_content_type
+from transforms.shaping.balance import BalancedGroups
+from transforms.formats.decode import charset_from_content_type
 from transforms.errors import ERRORS, DocumentError, error_row
 
 STAGE = "read"

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Callable
 
-from transforms.decode import decode_html, looks_binary
+from transforms.formats.decode import decode_html, looks_binary
 from transforms.errors import DocumentError
 
 _SPACES = re.compile(r"\s+")
@@ -83,7 +83,7 @@ WARM_UP_PAGE = ("<html><head><title>Warm-up</title></head><body><article><p>"
 
 
 def warm_up() -> None:
-    """A worker child's setup done ahead (``transforms.zygote`` preload): trafilatura
+    """A worker child's setup done ahead (``transforms.sandbox.zygote`` preload): trafilatura
     and the language model imported and run once, so their lazy loads are not
     charged to a page's budget."""
     quiet_logging()

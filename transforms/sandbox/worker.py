@@ -2,7 +2,7 @@
 
 Beam runs DoFns in non-main threads, so SIGALRM cannot interrupt a hanging
 trafilatura or spaCy call, and a thread cannot be killed. A DoFn instance
-therefore keeps one child (``python -m transforms.worker``) and sends it
+therefore keeps one child (``python -m transforms.sandbox.worker``) and sends it
 requests over a pipe. A call that overruns its budget, or whose child grows
 past ``max_rss_mb``, kills the child and raises ``BudgetExceeded``; the next
 call starts a fresh child. The child also ends by itself when the parent goes
@@ -148,8 +148,8 @@ class Worker:
         self._peak = 0.0
 
     def _fork(self):
-        """A child forked by the run's zygote (``transforms.zygote``), or None."""
-        from transforms import zygote
+        """A child forked by the run's zygote (``transforms.sandbox.zygote``), or None."""
+        from transforms.sandbox import zygote
 
         if not os.environ.get(zygote.ENV):
             return None
@@ -170,7 +170,7 @@ class Worker:
         self.proc = self._fork()
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "transforms.worker"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "transforms.sandbox.worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, env=child_env(), close_fds=True)
         try:
             _write(self.proc.stdin.fileno(), ("setup", self.target, self.setup, self.setup_args))

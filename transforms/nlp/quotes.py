@@ -2,7 +2,7 @@
 
 Plain functions (no Beam). Steps:
 
-1. :func:`transforms.quote_spans.find_quote_spans` finds the double-quoted spans.
+1. :func:`transforms.nlp.quote_spans.find_quote_spans` finds the double-quoted spans.
 2. Each span gets a *frame* on either side: the text outside quotes from the span to
    the sentence boundary, the paragraph boundary or the next/previous quote. A cue
    (a speech verb by lemma, or "according to") in a frame gives the speaker through
@@ -13,7 +13,7 @@ Plain functions (no Beam). Steps:
    other half of a split quote ("between"), a quote continued over paragraphs
    ("continuation"), the next quote in the same or next paragraph ("follow_on"),
    else the subject of the sentence before it or of the verb governing a partial quote.
-5. Speakers resolve to the article's canonical entity names (``transforms.entities``);
+5. Speakers resolve to the article's canonical entity names (``transforms.nlp.entities``);
    "he"/"she" to the nearest earlier named person of compatible gender, "it" / "the
    company" to the nearest earlier organisation.
 """
@@ -23,10 +23,10 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from transforms.entities import TITLES, Mention, link_entities
-from transforms.quote_speakers import SpeakerResolver
-from transforms.quote_spans import QuoteSpan, find_quote_spans
-from transforms.quote_words import (CUE_FORMS, MINOR_WORDS, PERSON_PRONOUNS, SENT_END,
+from transforms.nlp.entities import TITLES, Mention, link_entities
+from transforms.nlp.quote_speakers import SpeakerResolver
+from transforms.nlp.quote_spans import QuoteSpan, find_quote_spans
+from transforms.nlp.quote_words import (CUE_FORMS, MINOR_WORDS, PERSON_PRONOUNS, SENT_END,
                                     TITLE_CUES, cue_lemma)
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,6 +1,6 @@
 """Who a quote's subject token is: canonical name, label, mention and title.
 
-Names come from ``transforms.entities`` (the article's canonical entity names).
+Names come from ``transforms.nlp.entities`` (the article's canonical entity names).
 "he"/"she" resolve to the nearest earlier PERSON of compatible gender (an honorific
 in the text, else the first name in gender_guesser's table; unknown is compatible
 with both), "it" and "the company" to the nearest earlier ORG. Mentions inside
@@ -12,8 +12,8 @@ from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from transforms.entities import TITLES, Mention, canonical_name
-from transforms.quote_words import DOC_NOUNS, ORG_NOUNS, PERSON_PRONOUNS
+from transforms.nlp.entities import TITLES, Mention, canonical_name
+from transforms.nlp.quote_words import DOC_NOUNS, ORG_NOUNS, PERSON_PRONOUNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Token

@@ -1,6 +1,6 @@
 """Numeric figures (money, percent, count, quantity, duration) from a spaCy ``Doc``.
 
-Candidates come from the figure grammar in ``transforms.numbers`` run over
+Candidates come from the figure grammar in ``transforms.nlp.numbers`` run over
 ``doc.text``; the Doc (same parse, no second pass) then decides what they are:
 NER labels (DATE/TIME/ORDINAL/name entities), the dependency parse (the counted
 noun of "3 million residents"), lemmas (units) and sentences. Not figures: dates
@@ -16,7 +16,7 @@ import math
 import re
 from typing import TYPE_CHECKING
 
-from transforms.numbers import Match, Scanner, lex, parse_money
+from transforms.nlp.numbers import Match, Scanner, lex, parse_money
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Span, Token

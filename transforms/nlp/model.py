@@ -75,9 +75,9 @@ def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS
 
     Entity linking always runs: quotes name their speakers with its canonical names.
     """
-    from transforms.entities import entity_rows, link_entities, mention_rows
-    from transforms.figures import extract_figures
-    from transforms.quotes import extract_quotes
+    from transforms.nlp.entities import entity_rows, link_entities, mention_rows
+    from transforms.nlp.figures import extract_figures
+    from transforms.nlp.quotes import extract_quotes
 
     mentions = link_entities(doc)
     keyed = lambda rows: [{"article_id": article_id, **row} for row in rows]  # noqa: E731
@@ -128,7 +128,7 @@ def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int = 
             yield from annotate_articles(nlp, [item], max_chunk_chars, extractors)
 
 
-# The model of a worker process (``transforms.worker``), loaded once by its setup,
+# The model of a worker process (``transforms.sandbox.worker``), loaded once by its setup,
 # and the setup arguments it was loaded with.
 _WORKER_MODEL = None
 _WORKER_KEY: tuple | None = None

@@ -1,4 +1,4 @@
-"""Zygote: one preloaded process that forks ready ``transforms.worker`` children.
+"""Zygote: one preloaded process that forks ready ``transforms.sandbox.worker`` children.
 
 A child started from scratch pays for an interpreter, trafilatura, spaCy, the
 model and the extractors' data: seconds of CPU in every worker process, and
@@ -13,7 +13,7 @@ options call for, or stops it. Worker processes find it through
 ``NEWS_ZYGOTE`` (its socket path), inherited
 from the launcher by local runners' workers (direct, Prism, Flink loopback).
 Without the variable, or without an answer, children start from scratch
-(``transforms.worker.Worker.start``).
+(``transforms.sandbox.worker.Worker.start``).
 
 Protocol: a client connects to the Unix socket and sends its pid (8 bytes)
 with two file descriptors, the child's stdin and stdout. The zygote forks; the
@@ -66,7 +66,7 @@ def spawn(stdin_fd: int, stdout_fd: int) -> int | None:
 
 
 class ForkedChild:
-    """A zygote's child as ``transforms.worker`` uses a ``subprocess.Popen``:
+    """A zygote's child as ``transforms.sandbox.worker`` uses a ``subprocess.Popen``:
     ``pid``, ``stdin``, ``stdout``, ``poll``, ``wait``, ``kill``. It is not our
     child, so its exit code is unknown (-1)."""
 
@@ -115,7 +115,7 @@ def _name_process(name: str) -> None:
 
 def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: int) -> None:
     """In the forked child: take the fds, then serve calls like any worker child."""
-    from transforms import worker
+    from transforms.sandbox import worker
 
     try:
         server.close()
@@ -150,7 +150,7 @@ def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
     import importlib
     import logging
 
-    from transforms.worker import _resolve
+    from transforms.sandbox.worker import _resolve
 
     logging.getLogger().setLevel(logging.ERROR)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
@@ -201,7 +201,7 @@ def _start(imports: tuple[str, ...]) -> tuple[subprocess.Popen, str, str]:
     """A zygote process importing ``imports``; (process, socket path, its folder)."""
     folder = tempfile.mkdtemp(prefix="news-zygote-")
     address = os.path.join(folder, "socket")
-    from transforms.worker import child_env
+    from transforms.sandbox.worker import child_env
 
     env = child_env()
     env.pop(ENV, None)
@@ -211,7 +211,8 @@ def _start(imports: tuple[str, ...]) -> tuple[subprocess.Popen, str, str]:
         server.bind(address)
         server.listen(64)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "transforms.zygote", str(server.fileno()), repr(tuple(imports))],
+            [sys.executable, "-m", "transforms.sandbox.zygote", str(server.fileno()),
+             repr(tuple(imports))],
             stdin=subprocess.PIPE, env=env, pass_fds=[server.fileno()])
     return proc, address, folder
 

@@ -1,0 +1,1 @@
+"""Plain NLP over one spaCy parse, no Beam: the model, entities, figures, quotes."""
