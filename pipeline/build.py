@@ -12,13 +12,20 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsOptions
 from pipeline.progress import Progress
-from transforms.annotate import NLP_TABLES, Annotate
+from schemas.layout import ARTICLES, DUPLICATES, ERRORS, FILES, NLP_TABLES, table_glob
+from transforms.annotate import Annotate
 from transforms.clean import Clean
-from transforms.dedupe import DUPLICATES, Deduplicate
-from transforms.errors import ERRORS
+from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.read import ReadDocuments
-from transforms.write import WriteTables, table_glob
+from transforms.write import WriteTables
+
+
+def resolve_model(opts: NewsOptions) -> None:
+    """Fill in ``--model`` when NLP runs and none was given (``default_model``)."""
+    if not opts.no_nlp and not opts.model:
+        from transforms.nlp.model import default_model
+        opts.model = default_model()
 
 
 def _has_table(output: str, table: str) -> bool:
@@ -28,9 +35,9 @@ def _has_table(output: str, table: str) -> bool:
 def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollection]:
     """Every output table as a PCollection of rows."""
     # Incremental: files and articles the published output holds are not redone.
-    skip_files = opts.incremental and _has_table(opts.output, "files")
+    skip_files = opts.incremental and _has_table(opts.output, FILES)
     stored = (p | "StoredArticles" >> KnownArticles(opts.output)
-              if opts.incremental and _has_table(opts.output, "articles") else None)
+              if opts.incremental and _has_table(opts.output, ARTICLES) else None)
 
     read = p | "Read" >> ReadDocuments(
         opts.input, opts.max_document_bytes,
@@ -55,14 +62,14 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
     unique = articles | "Deduplicate" >> deduplicate
     errors = [read[ERRORS], cleaned[ERRORS]]
-    tables = {"files": read["files"] | "FileRows" >> beam.Map(file_row),
+    tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
               DUPLICATES: unique[DUPLICATES]}
     if annotate is None:
-        tables["articles"] = unique["articles"] | "NlpDisabled" >> beam.Map(
+        tables[ARTICLES] = unique[ARTICLES] | "NlpDisabled" >> beam.Map(
             lambda a: {**a, "nlp_status": "disabled"})
     else:
-        annotated = unique["articles"] | "Annotate" >> annotate
-        tables["articles"] = annotated.articles
+        annotated = unique[ARTICLES] | "Annotate" >> annotate
+        tables[ARTICLES] = annotated.articles
         tables.update({t: annotated[t] for t in NLP_TABLES})
         errors.append(annotated[ERRORS])
     tables[ERRORS] = errors | "AllErrors" >> beam.Flatten()

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from apache_beam.io.filesystems import FileSystems
 
-STAGING = "_staging"
-
-
-def staging_dir(output: str, run_id: str) -> str:
-    return FileSystems.join(output, STAGING, run_id)
+from schemas.layout import STAGING, partition, staging_dir, table_dir  # noqa: F401
 
 
 def _files_under(prefix: str) -> list[str]:
@@ -36,7 +32,7 @@ def _delete_tree(path: str) -> None:
 
 def clear_staging(output: str) -> None:
     """Remove what earlier (killed) runs left in the staging folder."""
-    _delete_tree(FileSystems.join(output, STAGING))
+    _delete_tree(staging_dir(output))
 
 
 def publish(output: str, run_id: str, tables: list[str], ingest_date: str,
@@ -46,9 +42,9 @@ def publish(output: str, run_id: str, tables: list[str], ingest_date: str,
     staged = staging_dir(output, run_id)
     for table in tables:
         files = [f for f in _files_under(FileSystems.join(staged, table)) if f.endswith(".parquet")]
-        target = FileSystems.join(output, table, f"ingest_date={ingest_date}")
+        target = FileSystems.join(table_dir(output, table), partition(ingest_date))
         if replace:
-            _delete_tree(FileSystems.join(output, table))
+            _delete_tree(table_dir(output, table))
         if files:
             if FileSystems.get_scheme(target) is None:
                 FileSystems.mkdirs(target) if not FileSystems.exists(target) else None
@@ -59,4 +55,4 @@ def publish(output: str, run_id: str, tables: list[str], ingest_date: str,
 
 def table_files(output: str, table: str) -> list[str]:
     """The Parquet files of one table (all partitions)."""
-    return [f for f in _files_under(FileSystems.join(output, table)) if f.endswith(".parquet")]
+    return [f for f in _files_under(table_dir(output, table)) if f.endswith(".parquet")]

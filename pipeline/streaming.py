@@ -27,10 +27,8 @@ import signal
 import sys
 import threading
 import time
-import uuid
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
@@ -41,13 +39,13 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline.build import process_documents
+from pipeline.build import process_documents, resolve_model
 from pipeline.options import NewsOptions
-from transforms.dedupe import DUPLICATES, Deduplicate, pick_original
+from schemas.layout import (ARTICLES, DUPLICATES, new_run_id, partition, row_count, run_glob,
+                            streaming_temp_dir)
+from transforms.dedupe import Deduplicate, pick_original
 from transforms.read import ReadDocuments, expand_input
 from transforms.write import WindowedFiles, WriteTables
-
-TEMP = "_streaming"
 
 
 def is_hidden(path: str) -> bool:
@@ -137,16 +135,16 @@ class DeduplicateAcrossWindows(beam.PTransform):
 
     def expand(self, articles):
         unique = articles | "InWindow" >> Deduplicate()
-        tagged = ((unique.articles | "TagArticles" >> beam.Map(lambda a: ("articles", a)),
+        tagged = ((unique.articles | "TagArticles" >> beam.Map(lambda a: (ARTICLES, a)),
                    unique[DUPLICATES] | "TagDuplicates" >> beam.Map(lambda d: (DUPLICATES, d)))
                   | "Both" >> beam.Flatten()
                   | "ByHash" >> beam.WithKeys(lambda t: t[1]["content_hash"])
                   | "Global" >> beam.WindowInto(GlobalWindows())
                   | "FirstWins" >> beam.ParDo(_FirstAcrossWindowsFn()).with_outputs(
-                      DUPLICATES, main="articles"))
+                      DUPLICATES, main=ARTICLES))
         # Rows keep their timestamps, so they return to the window they came from.
         windows = FixedWindows(self.window_seconds)
-        return {"articles": tagged.articles | "RewindowArticles" >> beam.WindowInto(windows),
+        return {ARTICLES: tagged.articles | "RewindowArticles" >> beam.WindowInto(windows),
                 DUPLICATES: tagged[DUPLICATES] | "RewindowDuplicates" >> beam.WindowInto(windows)}
 
 
@@ -162,18 +160,13 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, bea
 
 def run_files(output: str, table: str, run_id: str) -> list[str]:
     """The Parquet files one streaming run has published for a table."""
-    found = FileSystems.match([FileSystems.join(output, table, "**", f"{run_id}-*.parquet")])
+    found = FileSystems.match([run_glob(output, table, run_id)])
     return sorted(m.path for m in found[0].metadata_list)
 
 
 def _summary(output: str, tables: list[str], run_id: str, state: str, seconds: float) -> dict:
     files = {t: run_files(output, t, run_id) for t in tables}
-    rows = {}
-    for table, paths in files.items():
-        rows[table] = 0
-        for path in paths:
-            with FileSystems.open(path) as f:
-                rows[table] += pq.ParquetFile(f).metadata.num_rows
+    rows = {table: row_count(paths) for table, paths in files.items()}
     return {"run_id": run_id, "mode": "streaming", "state": state, "seconds": round(seconds, 2),
             "files": {t: len(v) for t, v in files.items()}, "rows": rows}
 
@@ -224,15 +217,13 @@ def run_streaming(options: PipelineOptions) -> int:
     if not FileSystems.exists(opts.watch):
         print(f"error: --watch directory {opts.watch} does not exist", file=sys.stderr)
         return 2
-    if not opts.no_nlp and not opts.model:
-        from transforms.nlp.model import default_model
-        opts.model = default_model()
+    resolve_model(opts)
     standard.streaming = True
 
     launched = dt.datetime.now(dt.timezone.utc)
-    run_id = launched.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
-    temp = FileSystems.join(opts.output, TEMP, run_id)
-    windowed = WindowedFiles(f"ingest_date={launched.date().isoformat()}", run_id, temp)
+    run_id = new_run_id(launched)
+    temp = streaming_temp_dir(opts.output, run_id)
+    windowed = WindowedFiles(partition(launched.date()), run_id, temp)
 
     p = beam.Pipeline(options=options)
     tables = build_streaming_tables(p, opts)

@@ -17,13 +17,13 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from schemas.layout import NLP_TABLES
+from transforms.errors import ERRORS, error_row
 from transforms.nlp import model as nlp_lib
 from transforms.shaping.balance import BalancedGroups
 from transforms.shaping.batching import SortedBatches
-from transforms.errors import ERRORS, error_row
 
 STAGE = "annotate"
-NLP_TABLES = ("entities", "mentions", "figures", "quotes")
 
 
 class _Model:

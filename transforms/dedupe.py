@@ -12,8 +12,9 @@ from typing import Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas.layout import DUPLICATES
+
 STAGE = "dedupe"
-DUPLICATES = "duplicates"
 
 
 def pick_original(copies: Iterable[dict], stored: tuple[str, str] | None = None

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import traceback
 
-# Output tag under which every stage emits its error rows.
-ERRORS = "errors"
+# Output tag under which every stage emits its error rows: the errors table's name.
+from schemas.layout import ERRORS  # noqa: F401  (re-exported for the stages)
 
 _MAX_MESSAGE = 2000
 _MAX_DETAIL = 4000

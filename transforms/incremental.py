@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.metrics import Metrics
 
-from transforms.write import table_glob
+from schemas.layout import ARTICLES, FILES, table_glob
 
 
 def file_key(path: str, size: int | None, modified: dt.datetime | float | None) -> str:
@@ -53,7 +53,7 @@ class SkipKnownFiles(beam.PTransform):
         known = (
             matched.pipeline
             | "ReadKnownFiles" >> beam.io.ReadFromParquet(
-                table_glob(self.output, "files"), columns=["path", "size_bytes", "modified_at"])
+                table_glob(self.output, FILES), columns=["path", "size_bytes", "modified_at"])
             | "FileKey" >> beam.Map(
                 lambda r: (file_key(r["path"], r["size_bytes"], r["modified_at"]), True)))
         return matched | "SkipKnown" >> beam.ParDo(
@@ -71,6 +71,6 @@ class KnownArticles(beam.PTransform):
         return (
             pbegin
             | "ReadKnownArticles" >> beam.io.ReadFromParquet(
-                table_glob(self.output, "articles"),
+                table_glob(self.output, ARTICLES),
                 columns=["content_hash", "article_id", "source"])
             | "ByHash" >> beam.Map(lambda r: (r["content_hash"], (r["article_id"], r["source"]))))

@@ -27,11 +27,7 @@ from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import GlobalWindow
 
 import schemas
-
-
-def table_glob(output: str, table: str) -> str:
-    """Glob of every Parquet file of a table (all partitions)."""
-    return FileSystems.join(output, table, "**.parquet")
+from schemas.layout import table_dir, table_glob
 
 
 def to_row(row: dict, schema, ingested_at: dt.datetime | None) -> dict:
@@ -133,7 +129,8 @@ class WriteTables(beam.PTransform):
     def expand(self, tables: dict):
         w = self.windowed
         for name in tables:
-            _ensure_folder(FileSystems.join(self.output, name, *([w.partition] if w else [])))
+            _ensure_folder(FileSystems.join(table_dir(self.output, name),
+                                            *([w.partition] if w else [])))
         rows = [pcoll | f"Project {name}" >> beam.Map(
                     _tag, name, schemas.TABLES[name], self.ingested_at)
                 for name, pcoll in tables.items()]
@@ -156,7 +153,7 @@ def write_empty_tables(output: str, tables: list[str]) -> None:
     for table in tables:
         if FileSystems.match([table_glob(output, table)])[0].metadata_list:
             continue
-        folder = FileSystems.join(output, table)
+        folder = table_dir(output, table)
         _ensure_folder(folder)
         with FileSystems.create(FileSystems.join(folder, "part-00000-of-00001.parquet")) as f:
             pq.write_table(schemas.TABLES[table].empty_table(), f)
