@@ -12,12 +12,14 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsOptions
 from pipeline.progress import Progress
-from schemas.layout import ARTICLES, DUPLICATES, ERRORS, FILES, NLP_TABLES, table_glob
+from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, NLP_TABLES, SIGNATURES, STORIES,
+                            table_glob)
 from transforms.annotate import Annotate
 from transforms.clean import Clean
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.read import ReadDocuments
+from transforms.stories import STORY_IDS, AttachStoryIds, ClusterStories, ReadStored, story_options
 from transforms.write import WriteTables
 
 
@@ -42,14 +44,19 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollect
     read = p | "Read" >> ReadDocuments(
         opts.input, opts.max_document_bytes,
         SkipKnownFiles(opts.output) if skip_files else None)
-    return process_documents(read, opts, Deduplicate(stored))
+    stories = ClusterStories(story_options(opts), *(
+        (p | f"Stored {t}" >> ReadStored(opts.output, t) for t in (SIGNATURES, STORIES))
+        if opts.incremental and _has_table(opts.output, SIGNATURES) else ()))
+    return process_documents(read, opts, Deduplicate(stored), stories=stories)
 
 
 def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,
-                      balance: bool = True) -> dict[str, beam.PCollection]:
-    """clean -> deduplicate -> annotate from the reader's outputs, with the errors
-    of every stage in one table; shared by the batch and the streaming shapes.
-    ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``)."""
+                      balance: bool = True, stories: ClusterStories | None = None
+                      ) -> dict[str, beam.PCollection]:
+    """clean -> deduplicate -> stories -> annotate from the reader's outputs, with the
+    errors of every stage in one table; shared by the batch and the streaming shapes.
+    ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``);
+    ``stories``: the clustering stage (default: without stored stories)."""
     documents = read["documents"]
     annotate = None if opts.no_nlp else Annotate(
         opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,
@@ -61,6 +68,7 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
         opts.min_text_chars, opts.extract_timeout, opts.worker_max_rss_mb)
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
     unique = articles | "Deduplicate" >> deduplicate
+    clustered = unique[ARTICLES] | "Stories" >> (stories or ClusterStories(story_options(opts)))
     errors = [read[ERRORS], cleaned[ERRORS]]
     tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
               DUPLICATES: unique[DUPLICATES]}
@@ -72,6 +80,8 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
         tables[ARTICLES] = annotated.articles
         tables.update({t: annotated[t] for t in NLP_TABLES})
         errors.append(annotated[ERRORS])
+    tables[ARTICLES] = tables[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
+    tables.update({STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]})
     tables[ERRORS] = errors | "AllErrors" >> beam.Flatten()
     return tables
 

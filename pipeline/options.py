@@ -78,3 +78,18 @@ class NewsOptions(PipelineOptions):
             help="Streaming: stop watching this many seconds after the watch starts, write "
                  "the last windows and exit (0: run until cancelled; SIGINT/SIGTERM cancel "
                  "the job, dropping unfinished windows).")
+        # Stories (transforms/stories.py): near-duplicate articles clustered by MinHash LSH.
+        parser.add_argument(
+            "--story_shingle_words", type=int, default=5,
+            help="Stories: words per shingle of the normalised text.")
+        parser.add_argument(
+            "--story_threshold", type=float, default=0.7,
+            help="Stories: estimated Jaccard similarity of two articles' shingles from "
+                 "which they are copies of one story (0-1).")
+        parser.add_argument(
+            "--story_bands", type=int, default=32,
+            help="Stories: LSH bands of the MinHash signature (signature length = "
+                 "bands x rows).")
+        parser.add_argument(
+            "--story_rows", type=int, default=4,
+            help="Stories: signature values per LSH band.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: articles.story_id, stories, signatures
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -46,6 +46,7 @@ ARTICLES = _schema(
     pa.field("nlp_status", pa.string()),        # ok | truncated | skipped_language | error | disabled
     pa.field("fetched_at", TIMESTAMP),          # WARC-Date where known
     pa.field("ingested_at", TIMESTAMP, nullable=False),
+    pa.field("story_id", pa.string()),          # stories.story_id (its own id when alone)
 )
 
 ERRORS = _schema(
@@ -128,6 +129,27 @@ QUOTES = _schema(
     pa.field("confidence", pa.float32()),
 )
 
+STORIES = _schema(
+    "stories",  # one row per story per run that added articles to it (latest: current)
+    pa.field("story_id", pa.string(), nullable=False),  # article_id of the representative
+    pa.field("articles", pa.list_(pa.string()), nullable=False),  # earliest published first
+    pa.field("first_published", pa.date32()),
+    pa.field("last_published", pa.date32()),
+    pa.field("sources", pa.list_(pa.string()), nullable=False),  # hostnames, sorted
+    pa.field("title", pa.string()),                     # the representative's
+    pa.field("ingested_at", TIMESTAMP, nullable=False),
+)
+
+SIGNATURES = _schema(
+    "signatures",  # kept so --incremental runs attach new copies without the old texts
+    ARTICLE_ID,
+    pa.field("story_id", pa.string(), nullable=False),
+    pa.field("published", pa.date32()),
+    pa.field("params", pa.string(), nullable=False),    # how it was made (SignatureParams.tag)
+    pa.field("signature", pa.binary(), nullable=False),  # MinHash: little-endian uint32 each
+    pa.field("ingested_at", TIMESTAMP, nullable=False),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "errors": ERRORS,
@@ -137,4 +159,6 @@ TABLES: dict[str, pa.Schema] = {
     "mentions": MENTIONS,
     "figures": FIGURES,
     "quotes": QUOTES,
+    "stories": STORIES,
+    "signatures": SIGNATURES,
 }

@@ -23,6 +23,8 @@ MENTIONS = "mentions"
 FIGURES = "figures"
 QUOTES = "quotes"
 NLP_TABLES = (ENTITIES, MENTIONS, FIGURES, QUOTES)
+STORIES = "stories"
+SIGNATURES = "signatures"
 
 # Bookkeeping folders and files beside the tables (names starting with "_").
 STAGING = "_staging"
