@@ -229,3 +229,39 @@ def test_incremental_run_attaches_a_new_copy_to_the_stored_story(first_run, tmp_
     assert len(latest["sources"]) == 4 and latest["title"] == next(
         r for r in rows if r["ingested_at"] < latest["ingested_at"])["title"]
     assert len(read_table(out, "signatures")) == 7
+
+
+def test_streaming_windows_cluster_their_own_articles(tmp_path):
+    """The --watch shape: stories within each window (not across windows)."""
+    from apache_beam.testing import test_stream
+    from apache_beam.transforms.window import TimestampedValue
+
+    from tests.test_streaming import PARTITION, _run_test_stream, _window_files
+    from transforms.stories import SIGNATURES, STORIES, ClusterStories, StoryOptions
+    from transforms.write import WindowedFiles, WriteTables
+
+    rng = random.Random(2)
+
+    def art(name: str, paras: list[str], published: str) -> dict:
+        return {"article_id": name, "text": "\n".join(paras), "hostname": f"{name}.example",
+                "title": name, "published": dt.date.fromisoformat(published)}
+
+    stream = (test_stream.TestStream().advance_watermark_to(0)
+              .add_elements([TimestampedValue(art("f1", FERRY, "2026-04-08"), 1),
+                             TimestampedValue(art("f2", add_dateline(FERRY, rng), "2026-04-07"), 2),
+                             TimestampedValue(art("o1", ORCHARD, "2026-04-07"), 3)])
+              .advance_watermark_to(10)
+              .add_elements([TimestampedValue(art("f3", add_credit_line(FERRY, rng), "2026-04-09"), 11)])
+              .advance_watermark_to_infinity())
+
+    def expand(articles):
+        out = articles | ClusterStories(StoryOptions(PARAMS, 0.7))
+        {STORIES: out[STORIES], SIGNATURES: out[SIGNATURES]} | WriteTables(
+            str(tmp_path), None, WindowedFiles(PARTITION, "run1", str(tmp_path / "_tmp")))
+
+    _run_test_stream(stream, expand)
+    stories = _window_files(tmp_path, STORIES)
+    assert {w: sorted(tuple(r["articles"]) for r in rows) for w, rows in stories.items()} == {
+        "19700101T000000Z": [("f2", "f1"), ("o1",)], "19700101T000010Z": [("f3",)]}
+    assert {r["article_id"]: r["story_id"] for rows in _window_files(tmp_path, SIGNATURES).values()
+            for r in rows} == {"f1": "f2", "f2": "f2", "o1": "o1", "f3": "f3"}

@@ -189,7 +189,7 @@ class _AssembleFn(beam.DoFn):
         if not new:
             return
         story_id = choose_story(members)
-        stored_rows = [r for r in groups["stored_story"] if r["story_id"] == story_id]
+        stored_rows = [r for r in groups.get("stored_story", ()) if r["story_id"] == story_id]
         if stored_rows:
             self.attached.inc(len(new))
         else:
@@ -277,7 +277,7 @@ class ClusterStories(beam.PTransform):
         self.stored_signatures, self.stored_stories = stored_signatures, stored_stories
 
     def expand(self, articles):
-        params, p = self.options.params, articles.pipeline
+        params = self.options.params
         new = (articles | "Sign" >> beam.ParDo(_SignFn(params))
                | "New" >> beam.Map(lambda ms: (ms[0], ms[1], True)).with_output_types(Any))
         everyone = new
@@ -302,8 +302,9 @@ class ClusterStories(beam.PTransform):
                         | "JoinComponent" >> beam.CoGroupByKey()
                         | "ByComponent" >> beam.FlatMap(
                             lambda kv: [(c, m) for c in kv[1]["component"] for m in kv[1]["member"]]))
-        groups = {"member": by_component,
-                  "stored_story": self._stored_stories_by_component(by_component, p)}
+        groups = {"member": by_component}
+        if self.stored_stories is not None:
+            groups["stored_story"] = self._stored_stories_by_component(by_component)
         clustered = (groups | "JoinGroups" >> beam.CoGroupByKey()
                      | "Assemble" >> beam.ParDo(_AssembleFn()).with_outputs(STORY_IDS, main=STORIES))
 
@@ -318,11 +319,9 @@ class ClusterStories(beam.PTransform):
         return {STORIES: stories, SIGNATURES: finished[SIGNATURES],
                 STORY_IDS: clustered[STORY_IDS]}
 
-    def _stored_stories_by_component(self, by_component, p):
+    def _stored_stories_by_component(self, by_component):
         """``(component, latest stored stories row)`` of each stored story a
-        component touches (none in a full run)."""
-        if self.stored_stories is None:
-            return p | "NoStoredStories" >> beam.Create([])
+        component touches."""
         touched = by_component | "StoredStoryOf" >> beam.FlatMap(
             lambda cm: [(cm[1]["stored_story"], cm[0])] if cm[1]["stored_story"] else [])
         latest = (self.stored_stories
