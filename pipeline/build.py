@@ -14,11 +14,12 @@ from pipeline.options import NewsOptions
 from pipeline.progress import Progress
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, NLP_TABLES, SIGNATURES, STORIES,
                             table_glob)
-from transforms.annotate import Annotate
-from transforms.clean import Clean
+from transforms.annotate import Annotate, AnnotateConfig
+from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.read import ReadDocuments
+from transforms.sandbox import zygote
 from transforms.stories import STORY_IDS, AttachStoryIds, ClusterStories, ReadStored, story_options
 from transforms.write import WriteTables
 
@@ -28,6 +29,26 @@ def resolve_model(opts: NewsOptions) -> None:
     if not opts.no_nlp and not opts.model:
         from transforms.nlp.model import default_model
         opts.model = default_model()
+
+
+def extractor_names(spec: str) -> tuple[str, ...]:
+    """``--extractors`` as a tuple of names."""
+    return tuple(x.strip() for x in spec.split(",") if x.strip())
+
+
+def clean_config(opts: NewsOptions) -> CleanConfig:
+    """The clean stage's settings from the options; children fork from the
+    zygote this launcher serves, if any."""
+    return CleanConfig(opts.min_text_chars, opts.extract_timeout, opts.worker_max_rss_mb,
+                       zygote.address())
+
+
+def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:
+    """The annotate stage's settings from the options (see ``clean_config``)."""
+    return AnnotateConfig(
+        opts.model, extractor_names(opts.extractors), opts.nlp_batch_size,
+        opts.nlp_batch_chars, opts.nlp_chunk_chars, opts.nlp_timeout, opts.max_nlp_chars,
+        opts.worker_max_rss_mb, balance, zygote.address())
 
 
 def _has_table(output: str, table: str) -> bool:
@@ -58,14 +79,10 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``);
     ``stories``: the clustering stage (default: without stored stories)."""
     documents = read["documents"]
-    annotate = None if opts.no_nlp else Annotate(
-        opts.model, opts.nlp_batch_size, opts.nlp_batch_chars, opts.nlp_chunk_chars,
-        tuple(x.strip() for x in opts.extractors.split(",") if x.strip()),
-        opts.nlp_timeout, opts.max_nlp_chars, opts.worker_max_rss_mb, balance)
+    annotate = None if opts.no_nlp else Annotate(annotate_config(opts, balance))
     if annotate is not None:  # the model loads while cleaning runs
         documents = documents | "PrestartModel" >> annotate.prestart()
-    cleaned = documents | "Clean" >> Clean(
-        opts.min_text_chars, opts.extract_timeout, opts.worker_max_rss_mb)
+    cleaned = documents | "Clean" >> Clean(clean_config(opts))
     articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
     unique = articles | "Deduplicate" >> deduplicate
     clustered = unique[ARTICLES] | "Stories" >> (stories or ClusterStories(story_options(opts)))

@@ -1,4 +1,6 @@
-"""The zygote: children forked from one preloaded process, with the same budgets."""
+"""The zygote: children forked from one preloaded process, with the same budgets.
+
+Workers are handed the zygote's address explicitly (``Worker(zygote=...)``)."""
 from __future__ import annotations
 
 import os
@@ -11,18 +13,17 @@ from transforms.sandbox.worker import BudgetExceeded, Worker
 
 
 @pytest.fixture()
-def served(monkeypatch):
-    monkeypatch.delenv(zygote.ENV, raising=False)
+def served():
     with zygote.serve([("tests.zygote_targets:preload", ("ready",))]) as address:
         yield address
 
 
-def _worker(target: str = "tests.zygote_targets:whoami") -> Worker:
-    return Worker(target, what="test call", option="--test_timeout")
+def _worker(address: str | None, target: str = "tests.zygote_targets:whoami") -> Worker:
+    return Worker(target, what="test call", option="--test_timeout", zygote=address)
 
 
 def test_children_are_forked_from_the_preloaded_zygote(served):
-    first, second = _worker(), _worker()
+    first, second = _worker(served), _worker(served)
     try:
         a = first.call(timeout=30)
         b = second.call(timeout=30)
@@ -37,7 +38,7 @@ def test_children_are_forked_from_the_preloaded_zygote(served):
 
 
 def test_a_forked_child_over_budget_is_killed_and_replaced(served):
-    worker = _worker("tests.zygote_targets:sleep")
+    worker = _worker(served, "tests.zygote_targets:sleep")
     try:
         assert worker.call(0, timeout=30) == "slept"
         pid = worker.proc.pid
@@ -54,7 +55,7 @@ def test_a_forked_child_over_budget_is_killed_and_replaced(served):
 
 
 def test_a_forked_child_ends_when_its_client_closes_it(served):
-    worker = _worker()
+    worker = _worker(served)
     pid = worker.call(timeout=30)["pid"]
     proc = worker.proc
     worker.close()
@@ -62,9 +63,8 @@ def test_a_forked_child_ends_when_its_client_closes_it(served):
     assert not os.path.exists(f"/proc/{pid}")  # ended, and reaped by the zygote
 
 
-def test_without_an_answering_zygote_children_start_from_scratch(monkeypatch, tmp_path):
-    monkeypatch.setenv(zygote.ENV, str(tmp_path / "no-such-socket"))
-    worker = _worker()
+def test_without_an_answering_zygote_children_start_from_scratch(tmp_path):
+    worker = _worker(str(tmp_path / "no-such-socket"))
     try:
         me = worker.call(timeout=60)
     finally:
@@ -72,30 +72,28 @@ def test_without_an_answering_zygote_children_start_from_scratch(monkeypatch, tm
     assert me["parent"] == os.getpid() and me["preloaded"] == []
 
 
-def test_the_zygote_goes_away_with_its_launcher(monkeypatch):
-    monkeypatch.delenv(zygote.ENV, raising=False)
+def test_the_zygote_goes_away_with_its_launcher():
     with zygote.serve([("tests.zygote_targets:preload", ("x",))]) as address:
-        assert os.environ[zygote.ENV] == address
-        worker = _worker()
+        assert zygote.address() == address
+        worker = _worker(address)
         zygote_pid = worker.call(timeout=30)["parent"]
         worker.close()
-    assert zygote.ENV not in os.environ and not os.path.exists(address)
+    assert zygote.address() is None and not os.path.exists(address)
     assert not os.path.exists(f"/proc/{zygote_pid}")
 
 
-def test_an_early_zygote_is_handed_its_preloads_or_stopped(monkeypatch):
+def test_an_early_zygote_is_handed_its_preloads_or_stopped():
     """``python -m pipeline`` starts the zygote before importing Beam; ``serve``
     then uses that one (no second process) or, with nothing to preload, stops it."""
-    monkeypatch.delenv(zygote.ENV, raising=False)
     zygote.start_early(("json",))
     early = zygote._early[0]
-    with zygote.serve([("tests.zygote_targets:preload", ("late",))]):
-        worker = _worker()
+    with zygote.serve([("tests.zygote_targets:preload", ("late",))]) as address:
+        worker = _worker(address)
         me = worker.call(timeout=30)
         worker.close()
     assert me["parent"] == early.pid and me["preloaded"] == ["late"]
     zygote.start_early(("json",))
     early = zygote._early[0]
     with zygote.serve([]) as address:
-        assert address is None and zygote.ENV not in os.environ
+        assert address is None and zygote.address() is None
         assert early.wait(timeout=10) is not None

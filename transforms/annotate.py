@@ -13,6 +13,8 @@ never the article itself.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
@@ -24,6 +26,30 @@ from transforms.shaping.balance import BalancedGroups
 from transforms.shaping.batching import SortedBatches
 
 STAGE = "annotate"
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnotateConfig:
+    """The annotate stage's settings (their defaults: ``pipeline.options``).
+
+    Batches hold at most ``batch_size`` articles and ``batch_chars`` characters;
+    articles longer than ``chunk_chars`` are parsed in chunks; only the first
+    ``max_nlp_chars`` characters are annotated. ``nlp_timeout`` > 0: spaCy runs in
+    a child process with that budget per article (``max_rss_mb`` of memory; forked
+    from ``zygote`` when given); 0: in-process, unbounded. ``balance``: batch from
+    bins of equal text (batch runs; ``transforms.shaping.balance``).
+    """
+
+    model: str | None
+    extractors: tuple[str, ...]
+    batch_size: int
+    batch_chars: int
+    chunk_chars: int
+    nlp_timeout: float
+    max_nlp_chars: int
+    max_rss_mb: float = 0
+    balance: bool = True
+    zygote: str | None = None
 
 
 class _Model:
@@ -41,23 +67,22 @@ class ModelHandle:
     model, so ``PrestartModel`` can load it before ``AnnotateBatchFn`` needs it.
     """
 
-    def __init__(self, model: str | None, max_chunk_chars: int, nlp_timeout: float,
-                 max_rss_mb: float = 0):
+    def __init__(self, config: AnnotateConfig):
         self.shared = Shared()
-        self.model, self.max_chunk_chars = model, max_chunk_chars
-        self.nlp_timeout, self.max_rss_mb = nlp_timeout, max_rss_mb
+        self.config = config
 
     def acquire(self):
         """The process's ``SharedWorker`` (budgeted child) or ``_Model``, started
         or loaded on first use."""
-        name, chunk = self.model, self.max_chunk_chars
-        if self.nlp_timeout > 0:
+        config = self.config
+        name, chunk = config.model, config.chunk_chars
+        if config.nlp_timeout > 0:
             from transforms.sandbox.worker import acquire_worker
             return acquire_worker(
-                self.shared, f"spacy-worker:{name}:{chunk}:{self.max_rss_mb}",
+                self.shared, f"spacy-worker:{name}:{chunk}:{config.max_rss_mb}",
                 "transforms.nlp.model:worker_annotate", "transforms.nlp.model:worker_setup",
-                (name, chunk),
-                what="NLP annotation", option="--nlp_timeout", max_rss_mb=self.max_rss_mb)
+                (name, chunk), what="NLP annotation", option="--nlp_timeout",
+                max_rss_mb=config.max_rss_mb, zygote=config.zygote)
         return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk)),
                                    tag=f"spacy:{name}")
 
@@ -108,12 +133,12 @@ class AnnotateBatchFn(beam.DoFn):
     characters of an article are annotated (``nlp_status = 'truncated'`` beyond).
     """
 
-    def __init__(self, handle: ModelHandle, extractors: tuple[str, ...],
-                 max_nlp_chars: int = 300_000):
+    def __init__(self, handle: ModelHandle):
+        config = handle.config
         self._handle = handle
-        self._extractors = extractors
-        self._max_chunk_chars = handle.max_chunk_chars
-        self._timeout, self._max_nlp_chars = handle.nlp_timeout, max_nlp_chars
+        self._extractors = config.extractors
+        self._max_chunk_chars = config.chunk_chars
+        self._timeout, self._max_nlp_chars = config.nlp_timeout, config.max_nlp_chars
         self.parsed = Metrics.counter(STAGE, "articles_parsed")
         self.skipped = Metrics.counter(STAGE, "articles_skipped_language")
         self.truncated = Metrics.counter(STAGE, "articles_truncated")
@@ -206,35 +231,28 @@ class Annotate(beam.PTransform):
     ``prestart()`` gives the transform to put on an earlier stage's input so the
     model loads while that stage runs."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 32,
-                 batch_chars: int = 200_000, max_chunk_chars: int = 100_000,
-                 extractors: tuple[str, ...] = nlp_lib.EXTRACTORS,
-                 nlp_timeout: float = 60.0, max_nlp_chars: int = 300_000,
-                 max_rss_mb: float = 0, balance: bool = True):
+    def __init__(self, config: AnnotateConfig):
         super().__init__()
-        self.balance = balance  # batches from bins of equal text (batch runs)
-        self.extractors = tuple(extractors)
-        self.batch_size, self.batch_chars = batch_size, batch_chars
-        self.max_nlp_chars = max_nlp_chars
-        self.handle = ModelHandle(model, max_chunk_chars, nlp_timeout, max_rss_mb)
+        self.config = config
+        self.handle = ModelHandle(config)
 
     def prestart(self) -> PrestartModel:
         return PrestartModel(self.handle)
 
     def expand(self, articles):
-        max_nlp_chars, size, chars = self.max_nlp_chars, self.batch_size, self.batch_chars
+        config = self.config
+        max_nlp_chars, size, chars = config.max_nlp_chars, config.batch_size, config.batch_chars
 
         def weight(article: dict) -> int:
             if article.get("language") not in nlp_lib.MODEL_LANGUAGES:
                 return 1
             return min(len(article["text"]), max_nlp_chars) + 1
-        if self.balance:  # workers get bins of equal text; batches are cut within a worker
+        if config.balance:  # workers get bins of equal text; batches are cut within a worker
             articles = (articles
                         | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
                         | "Spread" >> beam.FlatMap(lambda group: group[1]))
         # Batches of articles of similar length, sorted a few batches' worth at a
         # time: a worker never holds its whole share of the input.
         batches = articles | "Batch" >> SortedBatches(size, chars, weight)
-        return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(
-            self.handle, self.extractors, self.max_nlp_chars)).with_outputs(
+        return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(self.handle)).with_outputs(
                 ERRORS, *NLP_TABLES, main="articles")

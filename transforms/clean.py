@@ -5,6 +5,8 @@ Beam, with trafilatura in a time-budgeted child process.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
@@ -15,18 +17,28 @@ from transforms.formats.page import clean_document, extract, quiet_logging
 STAGE = "clean"
 
 
-class CleanFn(beam.DoFn):
-    """``clean_document`` with an error row for each document that fails.
+@dataclasses.dataclass(frozen=True)
+class CleanConfig:
+    """The clean stage's settings (their defaults: ``pipeline.options``).
 
-    With ``extract_timeout`` > 0, trafilatura runs in a persistent child process
-    (``transforms.sandbox.worker``): a page that takes longer becomes an error row and the
-    child is restarted. 0 runs it in-process, unbounded.
+    ``extract_timeout`` > 0: trafilatura runs in a persistent child process
+    (``transforms.sandbox.worker``) and a page that takes longer becomes an error
+    row; 0 runs it in-process, unbounded. ``max_rss_mb``: the child's memory
+    budget (0: none). ``zygote``: the run's zygote to fork the child from, or None.
     """
 
-    def __init__(self, min_chars: int, extract_timeout: float = 30.0, max_rss_mb: float = 0,
-                 shared: Shared | None = None):
-        self.min_chars, self._shared = min_chars, shared or Shared()
-        self.extract_timeout, self.max_rss_mb = extract_timeout, max_rss_mb
+    min_text_chars: int
+    extract_timeout: float
+    max_rss_mb: float = 0
+    zygote: str | None = None
+
+
+class CleanFn(beam.DoFn):
+    """``clean_document`` with an error row for each document that fails (see
+    ``CleanConfig`` for where trafilatura runs)."""
+
+    def __init__(self, config: CleanConfig, shared: Shared | None = None):
+        self.config, self._shared = config, shared or Shared()
         self.articles = Metrics.counter(STAGE, "articles")
         self.errors = Metrics.counter(STAGE, "errors")
         self.words = Metrics.counter(STAGE, "words")
@@ -36,22 +48,24 @@ class CleanFn(beam.DoFn):
     def setup(self):
         quiet_logging()
         self._worker = None
-        if self.extract_timeout > 0:  # one child per worker process, shared by instances
+        config = self.config
+        if config.extract_timeout > 0:  # one child per worker process, shared by instances
             from transforms.sandbox.worker import acquire_worker
             self._worker = acquire_worker(
-                self._shared, f"trafilatura:{self.max_rss_mb}", "transforms.formats.page:extract",
-                "transforms.formats.page:quiet_logging", what="trafilatura extraction",
-                option="--extract_timeout", max_rss_mb=self.max_rss_mb)
+                self._shared, f"trafilatura:{config.max_rss_mb}",
+                "transforms.formats.page:extract", "transforms.formats.page:quiet_logging",
+                what="trafilatura extraction", option="--extract_timeout",
+                max_rss_mb=config.max_rss_mb, zygote=config.zygote)
 
     def _extract(self, html: str, url: str | None) -> dict | None:
         with self._worker.lock:
-            return self._worker.worker.call(html, url, timeout=self.extract_timeout)
+            return self._worker.worker.call(html, url, timeout=self.config.extract_timeout)
 
     def process(self, doc: dict):
         from transforms.sandbox.worker import BudgetExceeded, RemoteError
 
         try:
-            article = clean_document(doc, self.min_chars,
+            article = clean_document(doc, self.config.min_text_chars,
                                      self._extract if self._worker else extract)
         except Exception as exc:
             if isinstance(exc, BudgetExceeded):
@@ -74,13 +88,10 @@ class CleanFn(beam.DoFn):
 class Clean(beam.PTransform):
     """Documents -> article rows (main output) and error rows (``errors``)."""
 
-    def __init__(self, min_chars: int = 0, extract_timeout: float = 30.0,
-                 max_rss_mb: float = 0):
+    def __init__(self, config: CleanConfig):
         super().__init__()
-        self.min_chars = min_chars
-        self.extract_timeout, self.max_rss_mb = extract_timeout, max_rss_mb
+        self.config = config
 
     def expand(self, documents):
-        return documents | "Trafilatura" >> beam.ParDo(CleanFn(
-            self.min_chars, self.extract_timeout, self.max_rss_mb, Shared())).with_outputs(
-                ERRORS, main="articles")
+        return documents | "Trafilatura" >> beam.ParDo(
+            CleanFn(self.config, Shared())).with_outputs(ERRORS, main="articles")

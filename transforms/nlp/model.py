@@ -29,12 +29,14 @@ def default_model() -> str:
         return PYPI_MODEL
 
 
-def load_model(name: str | None = None, max_chunk_chars: int = 100_000):
-    """Load the spaCy pipeline; only components the extractors need stay enabled."""
+def load_model(name: str | None = None, max_chunk_chars: int | None = None):
+    """Load the spaCy pipeline; only components the extractors need stay enabled.
+    ``max_chunk_chars``: the longest text it will be given (None: spaCy's limit)."""
     import spacy
 
     nlp = spacy.load(name or default_model(), exclude=["senter"])
-    nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
+    if max_chunk_chars:
+        nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
     return nlp
 
 
@@ -52,13 +54,14 @@ def split_text(text: str, max_chars: int) -> list[str]:
     return chunks
 
 
-def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int = 100_000,
+def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int | None = None,
                 batch_size: int = 32) -> Iterator:
-    """One ``Doc`` per text, in order; long texts are parsed in chunks and merged."""
+    """One ``Doc`` per text, in order; texts longer than ``max_chunk_chars`` (None:
+    the model's ``max_length``) are parsed in chunks and merged."""
     from spacy.tokens import Doc
 
     texts = list(texts)
-    pieces = [split_text(t, max_chunk_chars) for t in texts]
+    pieces = [split_text(t, max_chunk_chars or nlp.max_length) for t in texts]
     flat = (chunk for chunks in pieces for chunk in chunks)
     docs = nlp.pipe(flat, batch_size=batch_size)
     for chunks in pieces:
@@ -104,7 +107,7 @@ def _failure(exc: BaseException) -> dict:
                       str(exc) or type(exc).__name__, traceback.format_exc()[-4000:])}
 
 
-def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int = 100_000,
+def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int | None,
                       extractors: Iterable[str] = EXTRACTORS) -> Iterator[dict]:
     """``(article_id, text)`` pairs -> one result per pair, in order, as soon as
     it is ready: ``{"tables": rows by table}`` or ``{"error": (code, message,

@@ -9,35 +9,21 @@ call starts a fresh child. The child also ends by itself when the parent goes
 away: on EOF while idle, and by SIGALRM (default action: terminate) when a call
 runs far past its budget, so a killed run leaves no busy orphan behind.
 
-Protocol: length-prefixed pickles. Parent -> child: ``("setup", target, setup,
-setup_args)`` once, then ``("call", args, timeout)``. Child -> parent:
-``("ready", None)``, ``("item", x)`` per result of a generator target,
-``("done", value)``, or ``("error", (code, message, traceback))``.
+The messages and the child's loop are in ``transforms.sandbox.protocol``; a
+child comes from the run's zygote when the worker is handed its address
+(``zygote``), else from a new interpreter.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
-import math
 import os
-import pickle
-import select
-import signal
-import struct
 import subprocess
 import sys
 import time
-import traceback
-from pathlib import Path
 from typing import Any, Iterator
 
 from transforms.errors import DocumentError
-
-_HEADER = struct.Struct("!Q")
-_ROOT = str(Path(__file__).resolve().parent.parent)
-# The child's own alarm: this many times the budget, plus a margin.
-_ALARM_FACTOR, _ALARM_MARGIN = 2, 10
-_POLL_SECONDS = 1.0
+from transforms.sandbox import zygote as zygote_lib
+from transforms.sandbox.protocol import child_env, read_message, serve_calls, write_message
 
 
 class BudgetExceeded(DocumentError):
@@ -58,50 +44,6 @@ class RemoteError(Exception):
     def __init__(self, code: str, message: str, detail: str):
         super().__init__(message)
         self.code, self.detail = code, detail
-
-
-def child_env() -> dict[str, str]:
-    """This process's environment, with the project importable by a new interpreter."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
-
-
-def _resolve(spec: str):
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _write(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exact(fd: int, n: int, deadline: float | None, check=None) -> bytes:
-    chunks, left = [], n
-    while left:
-        if deadline is not None:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                ready, _, _ = select.select([fd], [], [], min(remaining, _POLL_SECONDS))
-                if ready:
-                    break
-                if check:
-                    check()
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read(fd: int, deadline: float | None = None, check=None) -> Any:
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, check))
-    return pickle.loads(_read_exact(fd, size, deadline, check))
 
 
 def rss_mb(pid: int) -> float:
@@ -134,13 +76,15 @@ class Worker:
 
     ``setup`` (``"module:function"``) is called once in the child with
     ``setup_args`` before any call. ``what`` and ``option`` name the work and
-    the option that sets its budget, for error messages.
+    the option that sets its budget, for error messages. ``zygote``: the socket
+    of the run's zygote (``zygote.serve``) to fork children from, or None.
     """
 
     def __init__(self, target: str, setup: str | None = None, setup_args: tuple = (),
                  what: str = "call", option: str = "", max_rss_mb: float = 0,
-                 startup_seconds: float = 600):
+                 startup_seconds: float = 600, zygote: str | None = None):
         self.target, self.setup, self.setup_args = target, setup, setup_args
+        self.zygote = zygote
         self.what, self.option = what, option
         self.max_rss_mb, self.startup_seconds = max_rss_mb, startup_seconds
         self.proc: subprocess.Popen | None = None
@@ -149,20 +93,18 @@ class Worker:
 
     def _fork(self):
         """A child forked by the run's zygote (``transforms.sandbox.zygote``), or None."""
-        from transforms.sandbox import zygote
-
-        if not os.environ.get(zygote.ENV):
+        if not self.zygote:
             return None
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
-        pid = zygote.spawn(child_in, child_out)
+        pid = zygote_lib.spawn(self.zygote, child_in, child_out)
         os.close(child_in)
         os.close(child_out)
         if pid is None:
             os.close(to_child)
             os.close(from_child)
             return None
-        return zygote.ForkedChild(pid, to_child, from_child)
+        return zygote_lib.ForkedChild(pid, to_child, from_child)
 
     def start(self) -> None:
         """Start the child (forked by the zygote where there is one, else a new
@@ -173,8 +115,8 @@ class Worker:
                 [sys.executable, "-m", "transforms.sandbox.worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, env=child_env(), close_fds=True)
         try:
-            _write(self.proc.stdin.fileno(), ("setup", self.target, self.setup, self.setup_args))
-            status, payload = _read(self.proc.stdout.fileno(),
+            write_message(self.proc.stdin.fileno(), ("setup", self.target, self.setup, self.setup_args))
+            status, payload = read_message(self.proc.stdout.fileno(),
                                     time.monotonic() + self.startup_seconds)
         except (OSError, EOFError, TimeoutError) as exc:
             self.kill()
@@ -207,16 +149,16 @@ class Worker:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         try:
-            _write(self.proc.stdin.fileno(), ("call", args, timeout))
+            write_message(self.proc.stdin.fileno(), ("call", args, timeout))
         except OSError:  # the idle child died: one fresh start
             self.kill()
             self.start()
-            _write(self.proc.stdin.fileno(), ("call", args, timeout))
+            write_message(self.proc.stdin.fileno(), ("call", args, timeout))
         out, finished = self.proc.stdout.fileno(), False
         try:
             while True:
                 try:
-                    status, payload = _read(out, time.monotonic() + timeout, self._check_memory)
+                    status, payload = read_message(out, time.monotonic() + timeout, self._check_memory)
                 except TimeoutError:
                     self.kill()
                     raise BudgetExceeded(
@@ -276,41 +218,6 @@ class Worker:
         proc.stdout.close()
 
 
-def _child() -> None:
-    """The child's loop: set up once, then answer calls until EOF."""
-    inp, out = 0, os.dup(1)
-    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
-    try:
-        _, target, setup, setup_args = _read(inp)
-        if setup:
-            _resolve(setup)(*setup_args)
-        function = _resolve(target)
-    except BaseException as exc:
-        _write(out, ("error", (type(exc).__name__, str(exc), traceback.format_exc())))
-        return
-    _write(out, ("ready", None))
-    while True:
-        try:
-            _, args, timeout = _read(inp)
-        except EOFError:  # the parent is done: skip the interpreter's teardown
-            os._exit(0)
-        alarm = int(math.ceil(timeout * _ALARM_FACTOR + _ALARM_MARGIN))
-        signal.alarm(alarm)
-        try:
-            result = function(*args)
-            if inspect.isgenerator(result):
-                for item in result:
-                    _write(out, ("item", item))
-                    signal.alarm(alarm)
-                result = None
-            _write(out, ("done", result))
-        except Exception as exc:
-            _write(out, ("error", (getattr(exc, "code", None) or type(exc).__name__,
-                                   str(exc) or type(exc).__name__, traceback.format_exc())))
-        finally:
-            signal.alarm(0)
-
-
 class SharedWorker:
     """One ``Worker`` per process for every DoFn instance that asks for the same
     tag (through Beam's ``Shared``): one child, so one spaCy model, per worker
@@ -336,4 +243,4 @@ if __name__ == "__main__":
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)  # failures travel back as error rows
-    _child()
+    serve_calls()

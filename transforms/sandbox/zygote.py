@@ -9,16 +9,16 @@ milliseconds; the loaded model is shared copy-on-write by every child.
 
 ``python -m pipeline`` starts it before importing Beam (``start_early``), so its
 imports overlap the launcher's; ``serve`` then hands it the preloads the
-options call for, or stops it. Worker processes find it through
-``NEWS_ZYGOTE`` (its socket path), inherited
-from the launcher by local runners' workers (direct, Prism, Flink loopback).
-Without the variable, or without an answer, children start from scratch
+options call for, or stops it. The stages are handed its socket path
+(``address()``, while building the pipeline) and pass it to their workers:
+local runners' workers (direct, Prism, Flink loopback) reach it. Without an
+address, or without an answer, children start from scratch
 (``transforms.sandbox.worker.Worker.start``).
 
 Protocol: a client connects to the Unix socket and sends its pid (8 bytes)
 with two file descriptors, the child's stdin and stdout. The zygote forks; the
 child makes them its fds 0 and 1, names itself ``news:<client pid>`` (so ``ps``
-and the benchmark know whose child it is) and runs ``worker._child``. The
+and the benchmark know whose child it is) and runs ``protocol.serve_calls``. The
 zygote answers with the child's pid (8 bytes). Children are reaped by the
 kernel (SIGCHLD ignored); a child ends when its client closes its stdin.
 """
@@ -37,18 +37,16 @@ import tempfile
 import time
 from typing import Iterator
 
-ENV = "NEWS_ZYGOTE"
+from transforms.sandbox.protocol import child_env, resolve, serve_calls
+
 _PID = struct.Struct("!q")
 # How long a client waits for a fork, the zygote's preload included.
 WAIT_SECONDS = 120.0
 
 
-def spawn(stdin_fd: int, stdout_fd: int) -> int | None:
-    """Fork a child from the zygote named by ``NEWS_ZYGOTE`` with these fds as
-    its stdin and stdout; its pid, or None (no zygote, or it did not answer)."""
-    address = os.environ.get(ENV)
-    if not address:
-        return None
+def spawn(address: str, stdin_fd: int, stdout_fd: int) -> int | None:
+    """Fork a child from the zygote listening at ``address`` with these fds as
+    its stdin and stdout; its pid, or None (no zygote there, or no answer)."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(WAIT_SECONDS)
@@ -115,8 +113,6 @@ def _name_process(name: str) -> None:
 
 def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: int) -> None:
     """In the forked child: take the fds, then serve calls like any worker child."""
-    from transforms.sandbox import worker
-
     try:
         server.close()
         conn.close()
@@ -126,7 +122,7 @@ def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: in
         for fd in fds:
             os.close(fd)
         _name_process(f"news:{owner}")
-        worker._child()
+        serve_calls()
     finally:
         os._exit(0)
 
@@ -150,8 +146,6 @@ def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
     import importlib
     import logging
 
-    from transforms.sandbox.worker import _resolve
-
     logging.getLogger().setLevel(logging.ERROR)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
     server = socket.socket(fileno=listen_fd)
@@ -163,7 +157,7 @@ def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
         return
     for setup, args in ast.literal_eval(line.decode()):
         try:
-            _resolve(setup)(*args)
+            resolve(setup)(*args)
         except Exception as exc:  # noqa: BLE001 - a child's own setup will report it
             print(f"zygote: preload {setup} failed: {exc!r}", file=sys.stderr)
     gc.collect()
@@ -195,16 +189,15 @@ def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
 
 # A zygote started by ``start_early`` and not yet handed to ``serve``.
 _early: tuple[subprocess.Popen, str, str] | None = None
+# The socket of the zygote ``serve`` runs.
+_serving: str | None = None
 
 
 def _start(imports: tuple[str, ...]) -> tuple[subprocess.Popen, str, str]:
     """A zygote process importing ``imports``; (process, socket path, its folder)."""
     folder = tempfile.mkdtemp(prefix="news-zygote-")
     address = os.path.join(folder, "socket")
-    from transforms.sandbox.worker import child_env
-
     env = child_env()
-    env.pop(ENV, None)
     # Listen here, before the zygote exists: a client that comes early waits in
     # the queue instead of finding no socket.
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
@@ -238,34 +231,34 @@ def _stop(proc: subprocess.Popen, address: str, folder: str) -> None:
         os.rmdir(folder)
 
 
+def address() -> str | None:
+    """The socket of the zygote this process is serving (``serve``), or None:
+    what the stages hand their workers."""
+    return _serving
+
+
 @contextlib.contextmanager
 def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str | None]:
     """Run a zygote (the early one, if any) that calls each ``("module:function",
-    args)`` of ``preloads``; sets ``NEWS_ZYGOTE`` for this process and the
-    processes it starts, and yields the socket path. No preloads: no zygote
-    (an early one is stopped), yields None. Children outlive the zygote until
-    their clients close them."""
-    global _early
+    args)`` of ``preloads``, and yield its socket path (also ``address()`` until
+    the block ends). No preloads: no zygote (an early one is stopped), yields
+    None. Children outlive the zygote until their clients close them."""
+    global _early, _serving
     started, _early = _early, None
     if not preloads:
         if started:
             _stop(*started)
         yield None
         return
-    proc, address, folder = started or _start(())
+    proc, path, folder = started or _start(())
     proc.stdin.write(repr(list(preloads)).encode() + b"\n")
     proc.stdin.flush()
-    previous = os.environ.get(ENV)
-    os.environ[ENV] = address
+    previous, _serving = _serving, path
     try:
-        yield address
+        yield path
     finally:
-        if previous is None:
-            os.environ.pop(ENV, None)
-        else:
-            os.environ[ENV] = previous
-        _stop(proc, address, folder)
-
+        _serving = previous
+        _stop(proc, path, folder)
 
 if __name__ == "__main__":
     _serve(int(sys.argv[1]), ast.literal_eval(sys.argv[2]))
