@@ -12,12 +12,13 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsOptions
 from pipeline.progress import Progress
-from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, NLP_TABLES, SIGNATURES, STORIES,
+from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
                             table_glob)
 from transforms.annotate import Annotate, AnnotateConfig
 from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
+from transforms.nlp import registry
 from transforms.read import ReadDocuments
 from transforms.sandbox import zygote
 from transforms.stories import STORY_IDS, AttachStoryIds, ClusterStories, ReadStored, story_options
@@ -31,11 +32,6 @@ def resolve_model(opts: NewsOptions) -> None:
         opts.model = default_model()
 
 
-def extractor_names(spec: str) -> tuple[str, ...]:
-    """``--extractors`` as a tuple of names."""
-    return tuple(x.strip() for x in spec.split(",") if x.strip())
-
-
 def clean_config(opts: NewsOptions) -> CleanConfig:
     """The clean stage's settings from the options; children fork from the
     zygote this launcher serves, if any."""
@@ -46,7 +42,7 @@ def clean_config(opts: NewsOptions) -> CleanConfig:
 def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:
     """The annotate stage's settings from the options (see ``clean_config``)."""
     return AnnotateConfig(
-        opts.model, extractor_names(opts.extractors), opts.nlp_batch_size,
+        opts.model, registry.parse(opts.extractors), opts.nlp_batch_size,
         opts.nlp_batch_chars, opts.nlp_chunk_chars, opts.nlp_timeout, opts.max_nlp_chars,
         opts.worker_max_rss_mb, balance, zygote.address())
 
@@ -95,7 +91,7 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     else:
         annotated = unique[ARTICLES] | "Annotate" >> annotate
         tables[ARTICLES] = annotated.articles
-        tables.update({t: annotated[t] for t in NLP_TABLES})
+        tables.update({t: annotated[t] for t in registry.TABLES})
         errors.append(annotated[ERRORS])
     tables[ARTICLES] = tables[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
     tables.update({STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]})

@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from apache_beam.io.filesystems import FileSystems
-
 # Table names (the schemas of ``schemas.TABLES`` carry the same name in their metadata).
 ARTICLES = "articles"
 ERRORS = "errors"
@@ -34,6 +32,14 @@ SUMMARY = "_run.json"
 PARTITION_KEY = "ingest_date"
 
 
+def _join(*parts: str) -> str:
+    """``FileSystems.join`` (local, gs://, s3://), imported on first use: the names
+    above are read by Beam-free child processes that should not import Beam."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.join(*parts)
+
+
 def new_run_id(now: dt.datetime | None = None) -> str:
     """``YYYYMMDDTHHMMSSZ-<8 hex>``: sorts by start time, unique across overlapping runs."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -47,36 +53,37 @@ def partition(ingest_date: dt.date | str) -> str:
 
 
 def table_dir(output: str, table: str) -> str:
-    return FileSystems.join(output, table)
+    return _join(output, table)
 
 
 def table_glob(output: str, table: str) -> str:
     """Glob of every Parquet file of a table (all partitions)."""
-    return FileSystems.join(output, table, "**.parquet")
+    return _join(output, table, "**.parquet")
 
 
 def run_glob(output: str, table: str, run_id: str) -> str:
     """Glob of the Parquet files one run has published for a table."""
-    return FileSystems.join(output, table, "**", f"{run_id}-*.parquet")
+    return _join(output, table, "**", f"{run_id}-*.parquet")
 
 
 def staging_dir(output: str, run_id: str | None = None) -> str:
     """Where a batch run writes before publishing (all runs' when ``run_id`` is None)."""
-    return FileSystems.join(output, STAGING, *([run_id] if run_id else []))
+    return _join(output, STAGING, *([run_id] if run_id else []))
 
 
 def streaming_temp_dir(output: str, run_id: str) -> str:
     """Where a streaming run writes each file before renaming it into its table."""
-    return FileSystems.join(output, STREAMING, run_id)
+    return _join(output, STREAMING, run_id)
 
 
 def summary_path(output: str) -> str:
-    return FileSystems.join(output, SUMMARY)
+    return _join(output, SUMMARY)
 
 
 def row_count(paths: list[str]) -> int:
     """Rows in these Parquet files, from their footers (no data is read)."""
     import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
 
     total = 0
     for path in paths:

@@ -51,3 +51,28 @@ def test_bom_and_unknown_labels():
     assert text.startswith("<p>Hello") and encoding == "utf-8-sig"
     assert normalise_charset("no-such-charset") is None
     assert normalise_charset("GBK") == "gb18030"
+
+
+# Western text in windows-1252 with no declaration: charset detection alone calls
+# these cp1250 or mac_latin2; a browser reads them as windows-1252, and so do we.
+WESTERN = {
+    "en": "The café’s owner said the crème brûlée cost €5 — “too much”, said Zoë. ",
+    "de": "Der Bürgermeister erklärte, die Straße werde für 5 Millionen Euro saniert. ",
+    "it": "Il sindaco ha dichiarato che la città spenderà più di 5 milioni. È così. ",
+}
+
+
+def test_undeclared_windows_1252_is_not_read_as_cp1250():
+    for sentence in WESTERN.values():
+        for repeat in (1, 5):
+            raw = page(sentence * repeat).encode("cp1252")
+            text, encoding = decode_html(raw)
+            assert encoding == "cp1252" and sentence * repeat in text
+
+
+def test_undeclared_cp1250_that_is_no_windows_1252_stays_cp1250():
+    czech = "Starosta řekl, že oprava bude stát pět milionů. Ťuk, žluťoučký kůň úpěl ďábelské ódy. "
+    raw = page(czech * 3).encode("cp1250")
+    assert b"\x9d" in raw  # "ť": a byte windows-1252 does not define
+    text, encoding = decode_html(raw)
+    assert encoding == "cp1250" and czech in text

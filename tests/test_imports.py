@@ -65,7 +65,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_graph_sees_the_imports():
     graph = import_graph()
     assert "transforms.sandbox.protocol" in graph["transforms.sandbox.zygote"]
-    assert "transforms.nlp.entities" in graph["transforms.nlp.model"]  # a lazy import
+    assert "transforms.nlp.entities" in graph["transforms.nlp.registry"]  # a lazy import
 
 
 def test_find_cycle_finds_one():
@@ -75,3 +75,17 @@ def test_find_cycle_finds_one():
 
 def test_no_import_cycles():
     assert find_cycle(import_graph()) is None
+
+
+def test_child_process_modules_import_no_beam_or_pyarrow():
+    """What a trafilatura or spaCy child imports stays Beam-free: a child started
+    from scratch does not pay for importing Beam or pyarrow."""
+    import subprocess
+    import sys
+
+    code = ("import sys, transforms.sandbox.worker, transforms.formats.page, "
+            "transforms.nlp.model, transforms.nlp.registry\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'apache_beam', 'pyarrow'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]"

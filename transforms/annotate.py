@@ -19,9 +19,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from schemas.layout import NLP_TABLES
-from transforms.errors import ERRORS, error_row
+from schemas.layout import ERRORS
+from transforms.errors import error_row
 from transforms.nlp import model as nlp_lib
+from transforms.nlp import registry
 from transforms.shaping.balance import BalancedGroups
 from transforms.shaping.batching import SortedBatches
 
@@ -145,7 +146,9 @@ class AnnotateBatchFn(beam.DoFn):
         self.failed = Metrics.counter(STAGE, "articles_failed")
         self.over_budget = Metrics.counter(STAGE, "nlp_budget_exceeded")
         self.peak_rss = Metrics.distribution(STAGE, "worker_peak_rss_mb")
-        self.rows = {t: Metrics.counter(STAGE, f"{t}_rows") for t in NLP_TABLES}
+        self.rows = {table: Metrics.counter(STAGE, stat)
+                     for extractor in registry.EXTRACTORS.values()
+                     for table, stat in zip(extractor.tables, extractor.stats)}
 
     def setup(self):
         model = self._handle.acquire()
@@ -255,4 +258,4 @@ class Annotate(beam.PTransform):
         # time: a worker never holds its whole share of the input.
         batches = articles | "Batch" >> SortedBatches(size, chars, weight)
         return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(self.handle)).with_outputs(
-                ERRORS, *NLP_TABLES, main="articles")
+                ERRORS, *registry.TABLES, main="articles")

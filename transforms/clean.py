@@ -11,7 +11,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from transforms.errors import ERRORS, error_row
+from schemas.layout import ERRORS
+from transforms.errors import error_row
 from transforms.formats.page import clean_document, extract, quiet_logging
 
 STAGE = "clean"

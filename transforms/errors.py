@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import traceback
 
-# Output tag under which every stage emits its error rows: the errors table's name.
-from schemas.layout import ERRORS  # noqa: F401  (re-exported for the stages)
-
 _MAX_MESSAGE = 2000
 _MAX_DETAIL = 4000
 
@@ -35,3 +32,13 @@ def error_row(source: str, stage: str, error: BaseException | str,
     return {"source": source, "stage": stage, "error": code,
             "message": (message or code)[:_MAX_MESSAGE],
             "article_id": article_id, "detail": detail}
+
+
+def __getattr__(name: str):
+    """``ERRORS`` (the output tag of every stage's error rows) lives in
+    ``schemas.layout``; imported on demand so Beam-free children that raise
+    ``DocumentError`` do not import pyarrow through ``schemas``."""
+    if name == "ERRORS":
+        from schemas.layout import ERRORS
+        return ERRORS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

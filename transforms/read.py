@@ -21,9 +21,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.shaping.balance import BalancedGroups
+from schemas.layout import ERRORS
+from transforms.errors import DocumentError, error_row
 from transforms.formats.decode import charset_from_content_type
-from transforms.errors import ERRORS, DocumentError, error_row
+from transforms.shaping.balance import BalancedGroups
 
 STAGE = "read"
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")

@@ -25,6 +25,17 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+# Single-byte code pages of Latin script that detection confuses with windows-1252
+# on short Western pages (German and Spanish text detects as cp1250, Italian as
+# mac_latin2): where the bytes are valid windows-1252 too, windows-1252 is read,
+# as a browser reads an undeclared page.
+_LATIN_LOOKALIKES = frozenset({
+    "cp1250", "iso8859-2", "mac-latin2", "cp1257", "iso8859-4", "iso8859-10",
+    "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16", "iso8859-3", "cp1258",
+    "cp775", "cp850", "cp852", "cp858", "cp437", "cp857", "hp-roman8", "mac-roman",
+    "latin-1", "iso8859-1", "cp1254",
+})
+_DETECT_BYTES = 200_000
 # How much of the page to scan for a <meta charset> (the spec says 1024 bytes;
 # real pages put it later, after long <script> blocks).
 _META_SCAN_BYTES = 16384
@@ -85,9 +96,19 @@ def decode_html(raw: bytes, http_charset: str | None = None) -> tuple[str, str]:
     text = _strict(raw, "utf-8")
     if text is not None:
         return text, "utf-8"
-    best = charset_normalizer.from_bytes(raw[:200_000]).best()
-    encoding = normalise_charset(best.encoding if best else None) or "cp1252"
+    encoding = detect_charset(raw)
     return raw.decode(encoding, errors="replace"), encoding
+
+
+def detect_charset(raw: bytes) -> str:
+    """charset_normalizer's guess for undeclared bytes, with windows-1252 preferred
+    over a Latin-script look-alike (cp1250, mac_latin2, ...) whenever the bytes are
+    valid windows-1252; windows-1252 when there is no guess."""
+    best = charset_normalizer.from_bytes(raw[:_DETECT_BYTES]).best()
+    encoding = normalise_charset(best.encoding if best else None) or "cp1252"
+    if encoding in _LATIN_LOOKALIKES and _strict(raw, "cp1252") is not None:
+        return "cp1252"
+    return encoding
 
 
 # C0 control bytes that text in no charset contains (tab, LF, FF, CR and ESC,

