@@ -49,6 +49,7 @@ from typing import Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaluation.label_pages import OUT as PAGES_LABELLED, load_pages, norm_name  # noqa: E402
 from evaluation.shared import shared_dir  # noqa: E402
 from transforms.nlp.entities import link_entities  # noqa: E402
 from transforms.nlp.quotes import extract_quotes  # noqa: E402
@@ -286,11 +287,100 @@ def eval_labelled(arts: list[dict], docs: Iterable, errors: int = 0) -> dict:
     return counts.summary()
 
 
+# ---------------------------------------------------------------- real pages
+# Tags of the labelled real pages (evaluation/label_pages.py) -> the issue's error classes.
+PAGE_CLASSES = {"pronoun": "p", "partial": "part", "partial_own_verb": "v",
+                "non_person_or_unnamed": "n", "relation": "r", "shared_surname": "s",
+                "canonical_linking": "c"}
+TARGETS_PAGES = {"quote_f1": 0.93, "full_name_accuracy": 0.92}
+
+
+def _speaker_ok(gold: dict, pred: dict) -> bool:
+    """Gold named source: the same canonical name; unnamed source: no name given."""
+    if gold["speaker"] is None:
+        return pred.get("speaker") is None
+    return norm_name(pred.get("speaker")) == norm_name(gold["speaker"])
+
+
+def _page_quote_counts(page: dict, preds: list[dict], c: dict, errors: list[str]) -> None:
+    text = page["text"]
+    gold = [q for q in page["quotes"] if q["quote"]]
+    gold_chars = set().union(*(_chars(text, [(q["start"], q["end"])]) for q in gold)) \
+        if gold else set()
+    persons = {norm_name(e["name"]) for e in page["entities"] if e["label"] == "PERSON"}
+    for p in preds:
+        ps = _chars(text, [(p["start"], p["end"])])
+        c["pred"] += 1
+        ok = bool(ps) and len(ps & gold_chars) >= 0.5 * len(ps)
+        c["correct"] += ok
+        if not ok:
+            errors.append(f"FP {page['page']}@{p['start']}-{p['end']}")
+        if p.get("speaker") and p.get("speaker_label") == "PERSON" and page["entities_complete"]:
+            c["pred_person"] += 1
+            if norm_name(p["speaker"]) not in persons:
+                c["pred_person_not_a_person"] += 1
+                errors.append(f"NOT-A-PERSON {page['page']}@{p['start']}: {p['speaker']!r}")
+    for q in gold:
+        g = _chars(text, [(q["start"], q["end"])])
+        best, ov = _best(g, [dict(p, start=p["start"], end=p["end"]) for p in preds])
+        found = ov >= 0.5 * len(g)
+        c["gold"] += 1
+        c["found"] += found
+        if not found:
+            errors.append(f"FN {page['page']}@{q['start']}-{q['end']}")
+            continue
+        ok = _speaker_ok(q, best)
+        c["spk_n"] += 1
+        c["spk_ok"] += ok
+        if q["speaker"] is not None and q["speaker_label"] == "PERSON":
+            c["full_name_n"] += 1
+            c["full_name_ok"] += ok
+        for cls, tag in PAGE_CLASSES.items():
+            if tag in q["tags"]:
+                c[cls + "_n"] += 1
+                c[cls + "_ok"] += ok
+        if q["speaker_label"] != "PERSON":
+            c["source_label_n"] += 1
+            c["source_label_ok"] += (best.get("speaker_label") or "unnamed") == q["speaker_label"]
+        if not ok:
+            errors.append(f"SPK {page['page']}@{q['start']}-{q['end']} {q['tags']} "
+                          f"gold={q['speaker']!r}/{q['speaker_label']} pred={best.get('speaker')!r}"
+                          f"/{best.get('speaker_label')} ({best.get('rule')})")
+
+
+def eval_pages(pages: list[dict], docs: Iterable, errors: int = 0) -> dict:
+    """Quote F1 and speaker accuracy, overall and per error class, on the labelled
+    real pages (gold spans exact; the same 50% overlap rule as above)."""
+    c: dict[str, int] = defaultdict(int)
+    errs: list[str] = []
+    for page, doc in zip(pages, docs):
+        _page_quote_counts(page, extract_quotes(doc, link_entities(doc)), c, errs)
+    for e in errs[:errors]:
+        print(e, file=sys.stderr)
+
+    def ratio(a: str, b: str) -> float | None:
+        return round(c[a] / c[b], 4) if c[b] else None
+    rec, prec = ratio("found", "gold"), ratio("correct", "pred")
+    out = {"recall": rec, "precision": prec,
+           "quote_f1": round(2 * rec * prec / (rec + prec), 4) if rec and prec else None,
+           "speaker_accuracy": ratio("spk_ok", "spk_n"),
+           "full_name_accuracy": ratio("full_name_ok", "full_name_n"),
+           "pronoun_accuracy": ratio("pronoun_ok", "pronoun_n"),
+           "source_label_accuracy": ratio("source_label_ok", "source_label_n"),
+           "person_speaker_not_a_person": ratio("pred_person_not_a_person", "pred_person")}
+    out["classes"] = {cls: {"n": c[cls + "_n"], "speaker_accuracy": ratio(cls + "_ok", cls + "_n")}
+                      for cls in PAGE_CLASSES}
+    out.update(gold=c["gold"], predicted=c["pred"], articles=len(pages))
+    return out
+
+
 # ---------------------------------------------------------------- main
 def _table(results: dict[str, dict]) -> str:
-    keys = ["recall", "precision", "precision_direct", "speaker_accuracy",
+    keys = ["recall", "precision", "quote_f1", "precision_direct", "speaker_accuracy",
             "speaker_accuracy_end_to_end", "full_name_accuracy", "partial_recall",
-            "pronoun_accuracy", "label_accuracy", "continues_accuracy", "gold", "predicted"]
+            "pronoun_accuracy", "label_accuracy", "continues_accuracy",
+            "source_label_accuracy", "person_speaker_not_a_person", "gold", "predicted"]
+    keys += sorted({k for r in results.values() for k in r if k.startswith("class:")})
     names = list(results)
     lines = [f"{'metric':30}" + "".join(f"{n:>16}" for n in names)]
     for k in keys:
@@ -313,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="shared/ directory (default: $NEWS_SHARED_DIR or ../shared)")
     ap.add_argument("--limit", type=int, default=None, help="first N articles per split")
     ap.add_argument("--labelled", default=str(LABELLED))
+    ap.add_argument("--pages", default=str(PAGES_LABELLED),
+                    help="labelled real pages (offsets into ../shared/corpus/pages); '' skips")
+    ap.add_argument("--enforce-pages", action="store_true",
+                    help="exit 1 when the real-page targets are missed")
     ap.add_argument("--errors", type=int, default=0, help="print up to N errors to stderr")
     args = ap.parse_args(argv)
 
@@ -335,6 +429,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     else:
         print(f"skip: PolNeAR not found at {root}")
+    pages_root = shared_dir(args.shared) / "corpus" / "pages"
+    if args.pages and pages_root.is_dir():
+        pages = load_pages(Path(args.pages), args.shared)
+        docs = nlp.pipe((p["text"] for p in pages), batch_size=16)
+        results["real_pages"] = res = eval_pages(pages, docs, args.errors)
+        classes = res.pop("classes")
+        for cls, v in classes.items():
+            res[f"class:{cls} (n={v['n']})"] = v["speaker_accuracy"]
+        if args.enforce_pages:
+            failures += [f"real pages: {m}" for m in _misses(res, TARGETS_PAGES)]
+    elif args.pages and os.environ.get("REQUIRE_SHARED") == "1":
+        print(f"error: pages not found at {pages_root} and REQUIRE_SHARED=1")
+        return 1
     if args.labelled:
         arts = load_labelled(Path(args.labelled))
         docs = nlp.pipe((a["text"] for a in arts), batch_size=16)

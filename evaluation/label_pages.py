@@ -134,11 +134,12 @@ def parse_sheet(name: str, sheet: str) -> dict:
 
 def norm_name(name: str | None) -> str:
     """A name compared "after case/Unicode normalisation": NFKC, casefold, one kind of
-    apostrophe, single spaces, no edge punctuation."""
+    apostrophe, single spaces, no edge punctuation nor leading "the"."""
     if not name:
         return ""
     s = unicodedata.normalize("NFKC", name).replace("’", "'").replace("‘", "'")
-    return " ".join(s.casefold().split()).strip(" .,;:")
+    s = " ".join(s.casefold().split()).strip(" .,;:")
+    return s[4:] if s.startswith("the ") else s
 
 
 def load_pages(path: Path = OUT, shared: str | None = None) -> list[dict]:
