@@ -22,6 +22,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from transforms.nlp.lexicon import first_name_gender, is_calendar_word, is_place
+from transforms.nlp.quote_words import cue_lemma
+
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
@@ -177,13 +180,8 @@ def _org_target(name: str, longs: list[tuple[str, str, int]]) -> str | None:
     return None
 
 
-def link_entities(doc: "Doc") -> list[Mention]:
-    """Every entity mention in the doc with its canonical name, sorted by start."""
-    raw = _raw_mentions(doc)
-    covered = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-    covered |= {i for s, e, _, _ in raw for i in range(s, e)}
-
-    # Acronyms defined as "Long Form (ACR)".
+def _defined_acronyms(doc: "Doc", raw: list) -> dict[str, tuple[str, str]]:
+    """Acronyms defined as "Long Form (ACR)": acronym -> (long form, its label)."""
     acronyms: dict[str, tuple[str, str]] = {}
     by_end = {e: (lab, name) for _, e, lab, name in raw}
     for tok in doc[1:-2]:
@@ -192,58 +190,158 @@ def link_entities(doc: "Doc") -> list[Mention]:
             lab, long = by_end[tok.i]
             if _ACRONYM.match(acr) and _acronym_of(acr, long):
                 acronyms.setdefault(acr, (long, lab))
+    return acronyms
 
-    # Full PERSON names (>= 2 words) with their first position.
+
+def _looks_like_person(name: str, alone: set[str]) -> bool:
+    """"Marcelo Claure" tagged ORG: two or three capitalised words, a known first name
+    first, and a last word that is not a first name ("Morgan Stanley") and that the
+    article also uses on its own, as it does a surname ("Claure said")."""
+    words = name.split()
+    return (2 <= len(words) <= 3 and all(w[:1].isupper() and w.isalpha() for w in words)
+            and first_name_gender(words[0]) is not None and words[-1] in alone
+            and first_name_gender(words[-1]) is None and not is_place(name))
+
+
+def _lone_capitalised(doc: "Doc") -> set[str]:
+    """Capitalised words standing alone: no capitalised word before or after them."""
+    def cap(i: int) -> bool:
+        return 0 <= i < len(doc) and doc[i].text[:1].isupper() and doc[i].is_alpha
+    return {t.text for t in doc if cap(t.i) and not cap(t.i - 1) and not cap(t.i + 1)
+}
+
+
+def _full_person_names(doc: "Doc", raw: list) -> dict[str, int]:
+    """Full PERSON names (>= 2 words) with their first character offset; a non-PERSON
+    mention that reads like a person's name counts too (and is relabelled)."""
     fulls: dict[str, int] = {}
-    for s, _, lab, name in raw:
+    alone = _lone_capitalised(doc)
+    for k, (s, e, lab, name) in enumerate(raw):
+        if lab in ("ORG", "GPE") and _looks_like_person(name, alone):
+            raw[k] = (s, e, "PERSON", name)
+            lab = "PERSON"
         if lab == "PERSON" and len(name.split()) >= 2:
             fulls.setdefault(name, doc[s].idx)
-    full_list = sorted(fulls.items(), key=lambda kv: kv[1])
-    full_index = _by_last_word(full_list)
-    surnames = {n.split()[-1] for n in fulls}
+    return fulls
 
-    # Tokens the model missed: known surnames and defined acronyms.
+
+def _add_missed_names(doc: "Doc", raw: list, acronyms: dict, fulls: dict[str, int]) -> None:
+    """Tokens the model missed: known surnames (extended over the first name before
+    them) and defined acronyms."""
+    covered = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+    covered |= {i for s, e, _, _ in raw for i in range(s, e)}
+    surnames = {n.split()[-1] for n in fulls}
     for tok in doc:
         if tok.i in covered or not tok.text[:1].isupper():
             continue
         if tok.text in acronyms:
             raw.append((tok.i, tok.i + 1, acronyms[tok.text][1], tok.text))
-        elif tok.text in surnames and tok.tag_ in ("NNP", "NNPS", "NN"):
+        elif tok.text in surnames and tok.tag_ in ("NNP", "NNPS", "NN", "NNS"):
             parts = {w for n in fulls if n.split()[-1] == tok.text for w in n.split()}
             s = tok.i  # extend left over uncovered name parts: "Omar Feld"
             while s > 0 and s - 1 not in covered and doc[s - 1].text in parts:
                 s -= 1
             raw.append((s, tok.i + 1, "PERSON", doc[s:tok.i + 1].text))
 
+
+def _link_names(doc: "Doc", raw: list, acronyms: dict,
+                fulls: dict[str, int]) -> list[tuple[int, int, str, str]]:
+    """(start_char, end_char, label, canonical name) for every mention: acronyms to
+    their long form, partial person names to the full name, a lone word of a known
+    person's name tagged ORG/GPE (surname "Burrage", first name "Fahmi") to that person."""
+    full_list = sorted(fulls.items(), key=lambda kv: kv[1])
+    full_index = _by_last_word(full_list)
+    surnames = {n.split()[-1] for n in fulls}
+    first_names = {n.split()[0] for n in fulls if first_name_gender(n.split()[0])}
     longs: dict[str, tuple[str, int]] = {}
     for s, _, lab, name in raw:
         if lab != "PERSON" and len(name.split()) >= 2:
             longs.setdefault(name, (lab, doc[s].idx))
     long_list = sorted(((n, lab, f) for n, (lab, f) in longs.items()), key=lambda x: x[2])
-
-    linked: list[tuple[int, int, str, str]] = []   # start_char, end_char, label, name
+    linked = []
     for s, e, lab, name in sorted(raw):
         words = name.split()
         if name in acronyms:
             name, lab = acronyms[name]
         elif lab != "PERSON" and (target := _org_target(name, long_list)):
             name, lab = target, longs[target][0]
-        elif lab != "PERSON" and len(words) == 1 and name in surnames:
+        elif lab != "PERSON" and len(words) == 1 and (
+                name in surnames or name in first_names and not is_place(name)):
             lab = "PERSON"
         if lab == "PERSON" or (name in fulls):
             target = _person_target(name.split(), full_list, full_index)
             if target:
                 name, lab = target, "PERSON"
         linked.append((doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab, name))
+    return linked
 
-    # One label per canonical name: majority vote, the first mention's label wins ties.
+
+_PLACE_PREPOSITIONS = frozenset("in from near across outside around throughout into".split())
+
+
+def _head_token(doc: "Doc", start: int, end: int) -> "Token | None":
+    """The syntactic head of the mention at chars [start, end)."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return None
+    return span.root
+
+
+def _person_evidence(doc: "Doc", start: int, end: int) -> bool:
+    """A title or honorific before the mention ("Mr.", "Sen."), or the mention is the
+    subject of a speech verb: then it names a person even if it is also a place."""
+    before = doc.text[max(0, start - 20):start].split()
+    if before and before[-1].lower().rstrip(".") in TITLES:
+        return True
+    head = _head_token(doc, start, end)
+    return head is not None and head.dep_ == "nsubj" and cue_lemma(head.head) is not None
+
+
+def _mention_vote(doc: "Doc", start: int, end: int, label: str, name: str) -> str | None:
+    """The label one mention votes for, or None when it cannot be a PERSON/ORG/GPE:
+    calendar words are dropped; a place (gazetteer) is a GPE rather than a PERSON, and
+    rather than an ORG after "in"/"from" ("lives in Durban")."""
+    if is_calendar_word(name):
+        return None
+    if label == "PERSON" and is_place(name):
+        return "GPE"
+    if label == "ORG" and is_place(name):
+        head = _head_token(doc, start, end)
+        if head is not None and head.dep_ == "pobj" and head.head.lower_ in _PLACE_PREPOSITIONS:
+            return "GPE"
+    return label
+
+
+def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
+    """One label per canonical name: the majority of its mentions' votes (the first
+    mention's label wins ties). A place named as a person wins GPE unless some mention
+    shows it is a person (a title before it, a speech verb after it)."""
     votes: dict[str, Counter] = defaultdict(Counter)
-    for *_, lab, name in linked:
-        votes[name][lab] += 1   # Counter keeps insertion order: max() returns the first
+    is_person: set[str] = set()
+    kept = []
+    for s, e, lab, name in linked:
+        vote = _mention_vote(doc, s, e, lab, name)
+        if vote is None:
+            continue
+        if lab == "PERSON" and vote == "GPE" and _person_evidence(doc, s, e):
+            is_person.add(name)
+        votes[name][vote] += 1   # Counter keeps insertion order: max() returns the first
+        kept.append((s, e, lab, name))
     label_of = {n: max(c, key=lambda lab: c[lab]) for n, c in votes.items()}
+    for n in is_person:
+        label_of[n] = "PERSON"
     text = doc.text
-    mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in linked}
+    mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in kept}
     return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+def link_entities(doc: "Doc") -> list[Mention]:
+    """Every entity mention in the doc with its canonical name, sorted by start."""
+    raw = _raw_mentions(doc)
+    acronyms = _defined_acronyms(doc, raw)
+    fulls = _full_person_names(doc, raw)
+    _add_missed_names(doc, raw, acronyms, fulls)
+    return _vote_labels(doc, _link_names(doc, raw, acronyms, fulls))
 
 
 def canonical_name(mentions: list[Mention], surface: str, label: str | None = None,

@@ -1,42 +1,68 @@
 """Who a quote's subject token is: canonical name, label, mention and title.
 
 Names come from ``transforms.nlp.entities`` (the article's canonical entity names).
-"he"/"she" resolve to the nearest earlier PERSON of compatible gender (an honorific
-in the text, else the first name in gender_guesser's table; unknown is compatible
-with both), "it" and "the company" to the nearest earlier ORG. Mentions inside
-quotes are never antecedents.
+"he"/"she" and a definite description of a person ("the actor", "the prime
+minister", "the 36-year-old") resolve by salience, as attribution systems do: the
+people named in the last few sentences, weighted by recency and grammatical role
+(the subject of a main clause first, objects and possessors last), with a bonus for
+the previous quote's speaker and, for a description, for the person the article gave
+that title or apposition. Gender comes from an honorific, else the article's own
+pronouns ("Okafor ... her album"), else the first-name table; a known compatible
+gender ranks above an unknown one. "it" and "the company" resolve to the nearest
+earlier ORG. Mentions inside quotes are never antecedents.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
-from functools import lru_cache
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Callable
 
 from transforms.nlp.entities import TITLES, Mention, canonical_name
+from transforms.nlp.lexicon import first_name_gender, is_person_noun, noun_gender
 from transforms.nlp.quote_words import DOC_NOUNS, ORG_NOUNS, PERSON_PRONOUNS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spacy.tokens import Token
+    from spacy.tokens import Doc, Token
+
+SALIENCE_SENTENCES = 3          # how many sentences back a pronoun looks
+_OBJECT_PRONOUNS = {"him": "m", "his": "m", "himself": "m", "her": "f", "hers": "f",
+                    "herself": "f", "he": "m", "she": "f"}
+_AGE = re.compile(r"\b\d{1,3}-year-old\b")
 
 
-@lru_cache(maxsize=1)
-def _gender_detector():
-    """gender_guesser's first-name table, or None when the package is absent."""
-    try:
-        import gender_guesser.detector as gd
-    except ImportError:  # pragma: no cover - optional
-        return None
-    return gd.Detector(case_sensitive=False)
+def role_weight(tok: "Token") -> int:
+    """Lappin-Leass style weight of a mention's head token: subject of the main clause
+    160, of an embedded clause 130, predicate/agent 150, object 130, oblique 120,
+    possessor or modifier inside another noun phrase 30."""
+    if tok.dep_ == "appos":
+        tok = tok.head
+    dep = tok.dep_
+    if dep in ("poss", "compound", "nmod"):
+        return 30
+    if dep in ("nsubj", "nsubjpass"):
+        verb = tok.head
+        main = verb.dep_ == "ROOT" or (verb.dep_ == "conj" and verb.head.dep_ == "ROOT")
+        return 160 if main else 130
+    if dep == "attr" or (dep == "pobj" and tok.head.lower_ == "by"):
+        return 150
+    if dep in ("dobj", "dative"):
+        return 130
+    return 120
 
 
 class SpeakerResolver:
     """Speaker fields for subject tokens of one article."""
 
-    def __init__(self, text: str, mentions: list[Mention], in_quote: Callable[[int], bool]):
-        self.text, self.in_quote = text, in_quote
+    def __init__(self, doc: "Doc", mentions: list[Mention], in_quote: Callable[[int], bool]):
+        self.doc, self.text, self.in_quote = doc, doc.text, in_quote
         self.mentions = sorted(mentions, key=lambda m: m.start)
         self.m_starts = [m.start for m in self.mentions]
+        self.sent_starts = [sent.start_char for sent in doc.sents] if len(doc) else [0]
+        self.previous_speaker: str | None = None   # set by the extractor, quote by quote
         self._genders: dict[str, str | None] = {}
+        self._pronoun_genders: dict[str, Counter] | None = None
+        self._roles: dict[str, set[str]] | None = None
 
     def mention_at(self, tok: "Token") -> Mention | None:
         """The entity mention covering ``tok``, if any."""
@@ -61,12 +87,84 @@ class SpeakerResolver:
                     g = "f"
                 if g:
                     break
-        if g is None and (det := _gender_detector()) is not None:
-            first = name.split()[0].rstrip(".")
-            res = det.get_gender(first) if len(first) > 1 else "unknown"
-            g = {"male": "m", "female": "f"}.get(res)
+        if g is None:
+            g = self._article_gender(name)
+        if g is None:
+            g = first_name_gender(name.split()[0])
         self._genders[name] = g
         return g
+
+    def sentence_of(self, pos: int) -> int:
+        return bisect_right(self.sent_starts, pos) - 1
+
+    def _article_gender(self, name: str) -> str | None:
+        """The gender the article's own pronouns give ``name``: a he/him/his or
+        she/her/hers outside quotes whose sentence (or the one before it) names exactly
+        one person counts for that person; a 2:1 majority decides."""
+        if self._pronoun_genders is None:
+            counts: dict[str, Counter] = defaultdict(Counter)
+            for tok in self.doc:
+                g = _OBJECT_PRONOUNS.get(tok.lower_)
+                if g is None or self.in_quote(tok.idx):
+                    continue
+                lo = self.sent_starts[max(0, self.sentence_of(tok.idx) - 1)]
+                names = {m.name for m in self._window(lo, tok.idx) if m.label == "PERSON"}
+                if len(names) == 1:
+                    counts[names.pop()][g] += 1
+            self._pronoun_genders = counts
+        c = self._pronoun_genders.get(name)
+        if not c:
+            return None
+        (g, n), = c.most_common(1)
+        return g if n >= 2 * (sum(c.values()) - n) else None
+
+    def _window(self, lo: int, hi: int) -> list[Mention]:
+        """Mentions starting in chars [lo, hi) outside quotes, ending before ``hi``."""
+        a, b = bisect_left(self.m_starts, lo), bisect_left(self.m_starts, hi)
+        return [m for m in self.mentions[a:b] if m.end <= hi and not self.in_quote(m.start)]
+
+    def roles_of(self, name: str) -> set[str]:
+        """Lower-cased words the article uses as ``name``'s title or apposition
+        ("Prime Minister Shigeru Ishiba" -> {"prime", "minister"})."""
+        if self._roles is None:
+            roles: dict[str, set[str]] = defaultdict(set)
+            for m in self.mentions:
+                if m.label != "PERSON":
+                    continue
+                before = self.text[max(0, m.start - 40):m.start].split()[-3:]
+                roles[m.name].update(w.lower().strip(",.") for w in before)
+                span = self.doc.char_span(m.start, m.end, alignment_mode="expand")
+                if span is not None and len(span):
+                    head = span.root
+                    for t in [*head.children, head.head] if head.dep_ != "appos" else [head.head]:
+                        if t.dep_ == "appos" or head.dep_ == "appos":
+                            roles[m.name].add(t.lemma_.lower())
+            self._roles = roles
+        return self._roles.get(name, set())
+
+    def most_salient(self, pos: int, label: str = "PERSON", gender: str | None = None,
+                     role: str | None = None) -> Mention | None:
+        """The most salient ``label`` mention before ``pos`` within the last
+        SALIENCE_SENTENCES sentences (outside quotes), of compatible gender; None
+        when nobody is in that window."""
+        here = self.sentence_of(pos)
+        lo = self.sent_starts[max(0, here - SALIENCE_SENTENCES)]
+        best: dict[str, tuple[float, Mention]] = {}
+        for m in self._window(lo, pos):
+            if m.label != label:
+                continue
+            g = self.gender(m.name) if label == "PERSON" else None
+            if gender is not None and g is not None and g != gender:
+                continue
+            span = self.doc.char_span(m.start, m.end, alignment_mode="expand")
+            weight = role_weight(span.root) if span is not None and len(span) else 120
+            score = 100 * 0.5 ** (here - self.sentence_of(m.start)) + weight
+            score += 25 if gender is not None and g == gender else 0
+            score += 60 if m.name == self.previous_speaker else 0
+            score += 100 if role and role in self.roles_of(m.name) else 0
+            if m.name not in best or score > best[m.name][0]:
+                best[m.name] = (score, m)
+        return max(best.values(), key=lambda sm: sm[0])[1] if best else None
 
     def nearest(self, pos: int, label: str, gender: str | None = None) -> Mention | None:
         """The nearest ``label`` mention ending before ``pos``, outside quotes."""
@@ -112,6 +210,15 @@ class SpeakerResolver:
                 return self.text[pre[0].idx:pre[-1].idx + len(pre[-1])]
         return None
 
+    def describes_person(self, s: "Token", surface: str) -> bool:
+        """A singular definite description of a person: "the actor", "the prime
+        minister", "the 36-year-old" (not "the victim's mother", not "a spokesman")."""
+        if s.tag_ != "NN" or any(c.dep_ == "poss" for c in s.children):
+            return False
+        if not any(c.dep_ == "det" and c.lower_ == "the" for c in s.children):
+            return False
+        return is_person_noun(s.lemma_) or bool(_AGE.search(surface))
+
     def speaker(self, s: "Token") -> dict:
         """speaker, speaker_mention, speaker_label, speaker_title for subject ``s``."""
         m = self.mention_at(s)
@@ -138,9 +245,14 @@ class SpeakerResolver:
                        speaker_mention=m.text if len(toks) > 4 else surface,
                        speaker_title=self.title_of(s, m, toks))
         elif low in PERSON_PRONOUNS:
-            r = self.nearest(s.idx, "PERSON", PERSON_PRONOUNS[low])
+            g = PERSON_PRONOUNS[low]
+            r = self.most_salient(s.idx, "PERSON", g) or self.nearest(s.idx, "PERSON", g)
             row.update(speaker=r.name if r else None, speaker_label="PERSON",
                        resolved="pronoun", speaker_mention=s.text)
+        elif self.describes_person(s, surface):
+            r = self.most_salient(s.idx, "PERSON", noun_gender(s.lemma_), s.lemma_.lower())
+            if r is not None:
+                row.update(speaker=r.name, speaker_label="PERSON", resolved="nominal")
         elif low == "it" or (s.pos_ == "NOUN" and s.lemma_.lower() in ORG_NOUNS and any(
                 c.lower_ in ("the", "its", "this") for c in s.lefts)):
             r = self.nearest(s.idx, "ORG")

@@ -67,7 +67,7 @@ class _Extractor:
         self.spans = find_quote_spans(self.text)
         self.q_ends = [s.outer_end for s in self.spans]
         self.q_opens = [s.open for s in self.spans]
-        self.spk = SpeakerResolver(self.text, mentions, self.in_quote)
+        self.spk = SpeakerResolver(doc, mentions, self.in_quote)
         self.mention_at = self.spk.mention_at
 
     def in_quote(self, pos: int) -> bool:
@@ -481,6 +481,7 @@ def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
             kind = prev.row["kind"] if x.text[q.start].islower() else kind
         cont = cont or q.continued
         qq.att = att
+        x.spk.previous_speaker = prev.row.get("speaker") if prev is not None else None
         qq.row = _row(x, q, att, kind, cont)
         prev = qq
     _backfill(x, quotes)

