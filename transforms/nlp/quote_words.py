@@ -25,6 +25,16 @@ _IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write",
               "written": "write", "writes": "write", "thought": "think", "swore": "swear",
               "sworn": "swear", "began": "begin", "shot": "shoot", "read": "read",
               "cried": "cry", "replied": "reply", "denied": "deny", "put": "put"}
+# Cues that also have a plain sense ("criminals had begun relations", "agreed to"): a
+# reporting verb above them in the sentence is the real cue.
+WEAK_CUES = frozenset("""
+begin start put hit fire push press shoot think believe agree offer call question order
+sing read continue answer charge attack thank praise describe
+""".split())
+# Cues whose passive subject is the one spoken to: "Ishiba was asked, “…”".
+ADDRESSEE_CUES = frozenset("ask tell question urge inform".split())
+# Entity types that are never a speaker ("in October", "on Monday", "20 percent").
+NOT_SPEAKER_ENTS = frozenset("DATE TIME CARDINAL ORDINAL PERCENT MONEY QUANTITY".split())
 ORG_NOUNS = frozenset("""
 company firm agency department ministry bank campaign group organization organisation
 committee council party government administration office court university school

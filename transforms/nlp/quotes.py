@@ -26,13 +26,15 @@ from typing import TYPE_CHECKING
 from transforms.nlp.entities import TITLES, Mention, link_entities
 from transforms.nlp.quote_speakers import SpeakerResolver
 from transforms.nlp.quote_spans import QuoteSpan, find_quote_spans
-from transforms.nlp.quote_words import (CUE_FORMS, MINOR_WORDS, PERSON_PRONOUNS, SENT_END,
-                                    TITLE_CUES, cue_lemma)
+from transforms.nlp.lexicon import is_calendar_word
+from transforms.nlp.quote_words import (ADDRESSEE_CUES, CUE_FORMS, MINOR_WORDS,
+                                        NOT_SPEAKER_ENTS, PERSON_PRONOUNS, SENT_END,
+                                        TITLE_CUES, WEAK_CUES, cue_lemma)
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
-_RULE_CONF = {"dash": 0.8, "after": 0.9, "inverted": 0.9, "before": 0.85, "according_to": 0.85,
+_RULE_CONF = {"addressed": 0.6, "dash": 0.8, "after": 0.9, "inverted": 0.9, "before": 0.85, "according_to": 0.85,
               "colon": 0.75, "between": 0.85, "continuation": 0.85, "follow_on": 0.7,
               "preceding_subject": 0.55, "governor": 0.5, None: 0.3}
 
@@ -145,6 +147,8 @@ class _Extractor:
         """Fallback speaker: the nearest name/pronoun/noun to the cue in the frame."""
         seq = frame[v_pos + 1:] if after else frame[:v_pos][::-1]
         for t in seq[:6]:
+            if t.ent_type_ in NOT_SPEAKER_ENTS or is_calendar_word(t.text):
+                continue   # "announced in October, said Derek Scissors"
             if t.pos_ in ("PROPN", "PRON", "NOUN") and not self.in_quote(t.idx):
                 if t.pos_ == "PRON" and t.lower_ not in ("he", "she", "it", "they", "we"):
                     continue
@@ -153,6 +157,17 @@ class _Extractor:
                     t = t.head
                 return t
         return None
+
+    def reporting_verb(self, v: "Token") -> "Token":
+        """A weak cue ("had begun", "agreed") under a reporting verb of the same
+        sentence ("X said criminals had begun “…”") gives way to that verb."""
+        if cue_lemma(v) not in WEAK_CUES:
+            return v
+        for a in v.ancestors:
+            lem = cue_lemma(a)
+            if lem and lem not in WEAK_CUES and not self.in_quote(a.idx):
+                return a
+        return v
 
     def cue_text(self, v: "Token") -> str:
         toks = [v] + [c for c in v.children if c.dep_ == "prt"]
@@ -177,7 +192,10 @@ class _Extractor:
                 continue
             if not cue_lemma(t):
                 continue
+            t = self.reporting_verb(t)
             subj = self.subject_of(t)
+            if subj is not None and subj.dep_ == "nsubjpass" and cue_lemma(t) in ADDRESSEE_CUES:
+                return _Attribution(None, self.cue_text(t), t.i, "addressed")  # "Ishiba was asked"
             if after:
                 return self._after(frame, k, subj)
             if subj is None:
@@ -447,52 +465,70 @@ def _finish(x: _Extractor, quotes: list[_Quote]) -> list[dict]:
     """Inherit speakers along quote chains, resolve speakers, build rows."""
     prev: _Quote | None = None
     for qq in quotes:
-        q = qq.span
-        kind = x.kind(q)
-        cont = False
-        att = qq.att
-        if att.rule is None and prev is not None:
-            same_para = prev.span.para_start == q.para_start
-            next_para = not same_para and not x.text[prev.span.para_end:q.para_start].strip()
-            if q.continued:
-                att, cont = _inherit(prev, "continuation"), True
-            elif qq.left_bounded or (same_para and not qq.left and
-                                     x.text[prev.span.outer_end:q.open].strip() == ""):
-                att, cont = _inherit(prev, "between"), True
-                kind = prev.row["kind"] if x.text[q.start].islower() else kind
-            else:
-                subj = _previous_sentence_subject(x, q, prev.span.outer_end)
-                if subj is not None and not _same(x, subj, prev):
-                    att = _Attribution(subj, None, None, "preceding_subject")
-                elif same_para or next_para:
-                    att, cont = _inherit(prev, "follow_on"), True
-        if att.rule is None and prev is None:
-            subj = _previous_sentence_subject(x, q, 0)
-            if subj is not None:
-                att = _Attribution(subj, None, None, "preceding_subject")
-        if att.rule is None and kind == "partial":
-            subj = x.governor_subject(q)
-            if subj is not None:
-                att = _Attribution(subj, None, None, "governor")
-        elif att.rule in ("before", "after", "inverted") and prev is not None and \
-                qq.left_bounded and att.cue_i == prev.att.cue_i:
-            att = _Attribution(att.subject, att.cue, att.cue_i, "between")
-            cont = True
-            kind = prev.row["kind"] if x.text[q.start].islower() else kind
-        cont = cont or q.continued
+        att, kind, cont = _attribution_in_chain(x, qq, prev)
         qq.att = att
         x.spk.previous_speaker = prev.row.get("speaker") if prev is not None else None
-        qq.row = _row(x, q, att, kind, cont)
+        qq.row = _row(x, qq.span, att, kind, cont or qq.span.continued)
         prev = qq
     _backfill(x, quotes)
     return [qq.row for qq in quotes]
+
+
+def _attribution_in_chain(x: _Extractor, qq: _Quote,
+                          prev: _Quote | None) -> tuple[_Attribution, str, bool]:
+    """(attribution, kind, continues_previous) of ``qq`` given the quote before it:
+    its own cue, else one inherited along the chain, else the subject of the sentence
+    before it, else the subject of the verb governing a partial quote."""
+    q, att, kind, cont = qq.span, qq.att, x.kind(qq.span), False
+    if att.rule is None and prev is not None:
+        att, kind, cont = _inherited(x, qq, prev, kind)
+    if att.rule is None and prev is None:
+        subj = _previous_sentence_subject(x, q, 0)
+        if subj is not None:
+            att = _Attribution(subj, None, None, "preceding_subject")
+    if att.rule is None and kind == "partial":
+        subj = x.governor_subject(q)
+        if subj is not None:
+            att = _Attribution(subj, None, None, "governor")
+    elif att.rule in ("before", "after", "inverted") and prev is not None and \
+            qq.left_bounded and att.cue_i == prev.att.cue_i:
+        att = _Attribution(att.subject, att.cue, att.cue_i, "between")
+        cont = True
+        kind = prev.row["kind"] if x.text[q.start].islower() else kind
+    return att, kind, cont
+
+
+def _inherited(x: _Extractor, qq: _Quote, prev: _Quote,
+               kind: str) -> tuple[_Attribution, str, bool]:
+    """A quote with no cue of its own after ``prev``: the other half of a split quote
+    or a continued quote takes ``prev``'s speaker; else the subject of the sentence
+    before it (a new speaker, or a pronoun) when there is one; else a quote in the
+    same or the next paragraph follows on from ``prev``."""
+    q = qq.span
+    same_para = prev.span.para_start == q.para_start
+    next_para = not same_para and not x.text[prev.span.para_end:q.para_start].strip()
+    if q.continued:
+        return _inherit(prev, "continuation"), kind, True
+    if qq.left_bounded or (same_para and not qq.left and
+                           x.text[prev.span.outer_end:q.open].strip() == ""):
+        return (_inherit(prev, "between"),
+                prev.row["kind"] if x.text[q.start].islower() else kind, True)
+    subj = _previous_sentence_subject(x, q, prev.span.outer_end)
+    if subj is not None and not _same(x, subj, prev):
+        return _Attribution(subj, None, None, "preceding_subject"), kind, False
+    if same_para or next_para:
+        return _inherit(prev, "follow_on"), kind, True
+    if subj is not None:   # the same person or a pronoun, paragraphs after ``prev``
+        return _Attribution(subj, None, None, "preceding_subject"), kind, False
+    return qq.att, kind, False
 
 
 def _row(x: _Extractor, q: QuoteSpan, att: _Attribution, kind: str, cont: bool) -> dict:
     """The output row; resolves (and caches on ``att``) the speaker fields."""
     if att.spk is None:
         att.spk = x.spk.speaker(att.subject) if att.subject is not None else {
-            "speaker": None, "speaker_mention": None, "speaker_label": None,
+            "speaker": None, "speaker_mention": None,
+            "speaker_label": "unnamed" if att.rule == "addressed" else None,
             "speaker_title": None, "resolved": None}
     spk = att.spk
     conf = _RULE_CONF.get(att.rule, 0.5)
