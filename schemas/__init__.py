@@ -120,7 +120,7 @@ QUOTES = _schema(
     pa.field("end", pa.int32(), nullable=False),
     pa.field("speaker", pa.string()),                  # canonical name, as in entities.name
     pa.field("speaker_mention", pa.string()),
-    pa.field("speaker_label", pa.string()),            # PERSON | ORG | unnamed
+    pa.field("speaker_label", pa.string()),            # PERSON | ORG | GPE | unnamed
     pa.field("speaker_title", pa.string()),
     pa.field("cue", pa.string()),
     pa.field("kind", pa.string(), nullable=False),     # full | partial

@@ -123,3 +123,81 @@ def test_bracketed_and_undefined_acronyms(nlp):
 def test_lowercase_modifiers_trimmed(nlp):
     doc = nlp("Officials at the state Department of Transportation said the bridge was safe.")
     assert "Department of Transportation" in {m.name for m in link_entities(doc)}
+
+
+# ---- issue 14: canonical names and labels the model gets wrong -----------------------
+def _forced(nlp, text: str, labels: dict[str, str]):
+    """The real parse of ``text`` with the model's entities replaced by ``labels``
+    (surface -> label, every occurrence not inside a longer one): the model's mistakes,
+    made on purpose."""
+    doc = nlp(text)
+    spans, taken = [], set()
+    for surface, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+        start = 0
+        while (at := text.find(surface, start)) >= 0:
+            start = at + len(surface)
+            if not taken & set(range(at, start)):
+                spans.append(doc.char_span(at, start, label=label))
+                taken |= set(range(at, start))
+    doc.ents = sorted(spans, key=lambda s: s.start)
+    return doc
+
+
+def _labels(mentions: list[Mention]) -> dict[str, str]:
+    return {m.name: m.label for m in mentions}
+
+
+def test_place_tagged_person_becomes_gpe(nlp):
+    doc = _forced(nlp, "Protesters gathered in Kharkiv on Sunday. Kharkiv has seen such "
+                       "rallies before.", {"Kharkiv": "PERSON"})
+    assert _labels(link_entities(doc)) == {"Kharkiv": "GPE"}
+
+
+def test_place_name_with_a_title_stays_a_person(nlp):
+    doc = _forced(nlp, "Sen. Jordan said the bill would pass. Jordan voted for it.",
+                  {"Jordan": "PERSON"})
+    assert _labels(link_entities(doc)) == {"Jordan": "PERSON"}
+
+
+def test_calendar_words_are_not_entities(nlp):
+    doc = _forced(nlp, "The deal was announced in October by Lena Falk.",
+                  {"October": "PERSON", "Lena Falk": "PERSON"})
+    assert _labels(link_entities(doc)) == {"Lena Falk": "PERSON"}
+
+
+def test_place_tagged_org_after_in_becomes_gpe(nlp):
+    doc = _forced(nlp, "The author grew up in Durban and studied in Durban.",
+                  {"Durban": "ORG"})
+    assert _labels(link_entities(doc)) == {"Durban": "GPE"}
+
+
+def test_surname_tagged_org_resolves_to_the_senator(nlp):
+    doc = _forced(nlp, "Sen. Tom Rivers spoke on Monday. Rivers called the news a disgrace.",
+                  {"Tom Rivers": "PERSON", "Rivers": "ORG"})
+    assert {(m.text, m.name, m.label) for m in link_entities(doc)} == {
+        ("Tom Rivers", "Tom Rivers", "PERSON"), ("Rivers", "Tom Rivers", "PERSON")}
+
+
+def test_full_name_tagged_org_is_a_person_when_its_surname_stands_alone(nlp):
+    doc = _forced(nlp, "Marcelo Voss chairs the board. Voss said the cuts would start soon.",
+                  {"Marcelo Voss": "ORG", "Voss": "ORG"})
+    assert _labels(link_entities(doc)) == {"Marcelo Voss": "PERSON"}
+
+
+def test_company_named_like_a_person_stays_an_org(nlp):
+    doc = _forced(nlp, "Morgan Stanley raised its forecast. Stanley Hall, an analyst, agreed.",
+                  {"Morgan Stanley": "ORG", "Stanley Hall": "PERSON"})
+    assert _labels(link_entities(doc))["Morgan Stanley"] == "ORG"
+
+
+def test_first_name_tagged_org_links_to_the_full_name(nlp):
+    doc = _forced(nlp, "Communications Minister Fahmi Fadzil spoke today. Fahmi said the "
+                       "firms paid their share.", {"Fahmi Fadzil": "PERSON", "Fahmi": "ORG"})
+    assert {(m.text, m.name, m.label) for m in link_entities(doc)} == {
+        ("Fahmi Fadzil", "Fahmi Fadzil", "PERSON"), ("Fahmi", "Fahmi Fadzil", "PERSON")}
+
+
+def test_hyphenated_first_name_is_one_person(nlp):
+    doc = nlp("Anna-Karin Lund chairs the committee. Lund said the vote would wait. "
+              "Karin Berg disagreed. Mr. Lund left early.")
+    assert {m.name for m in link_entities(doc) if m.text == "Lund"} == {"Anna-Karin Lund"}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.eval_quotes import (LABELLED, TARGETS_LABELLED, eval_labelled,
-                                    eval_polnear, load_labelled, load_polnear)
+from evaluation.eval_quotes import (LABELLED, PAGES_LABELLED, TARGETS_LABELLED, TARGETS_PAGES,
+                                    eval_labelled, eval_pages, eval_polnear, load_labelled,
+                                    load_pages, load_polnear)
 from tests.conftest import shared_path
 
 
@@ -53,3 +54,29 @@ def test_polnear_dev_subset_scores(nlp, polnear_root):
     assert res["gold"] > 20
     assert res["recall"] >= 0.85 and res["precision"] >= 0.85
     assert res["speaker_accuracy"] >= 0.8
+
+
+@pytest.fixture(scope="module")
+def real_pages() -> list[dict]:
+    shared_path("corpus", "pages")
+    return load_pages(PAGES_LABELLED)
+
+
+def test_real_page_set_holds_offsets_not_text(real_pages):
+    assert len(real_pages) >= 40
+    assert sum(any(q["quote"] for q in p["quotes"]) for p in real_pages) >= 40
+    assert sum(p["entities_complete"] for p in real_pages) >= 40
+    stored = PAGES_LABELLED.read_text(encoding="utf-8")
+    for page in real_pages:   # load_pages checked each page's sha256
+        for q in page["quotes"]:
+            assert 0 <= q["start"] < q["end"] <= len(page["text"])
+            assert page["text"][q["start"]:q["end"]] not in stored or q["end"] - q["start"] < 25
+        for e in page["entities"]:
+            assert e["label"] in ("PERSON", "ORG", "GPE")
+
+
+def test_real_pages_meet_targets(nlp, real_pages):
+    res = eval_pages(real_pages, nlp.pipe(p["text"] for p in real_pages))
+    for key, target in TARGETS_PAGES.items():
+        assert res[key] >= target, (key, res)
+    assert res["classes"]["pronoun"]["n"] >= 40

@@ -19,16 +19,19 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Callable
 
 from transforms.nlp.entities import TITLES, Mention, canonical_name
-from transforms.nlp.lexicon import first_name_gender, is_person_noun, noun_gender
+from transforms.nlp.lexicon import (first_name_gender, is_calendar_word, is_person_noun, is_place,
+                                    noun_gender)
 from transforms.nlp.quote_words import DOC_NOUNS, ORG_NOUNS, PERSON_PRONOUNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
+SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 SALIENCE_SENTENCES = 3          # how many sentences back a pronoun looks
 _OBJECT_PRONOUNS = {"him": "m", "his": "m", "himself": "m", "her": "f", "hers": "f",
                     "herself": "f", "he": "m", "she": "f"}
 _AGE = re.compile(r"\b\d{1,3}-year-old\b")
+_AGE_AFTER = re.compile(r",\s*(\d{1,3}),")
 
 
 def role_weight(tok: "Token") -> int:
@@ -115,13 +118,15 @@ class SpeakerResolver:
 
     def _article_gender(self, name: str) -> str | None:
         """The gender the article's own pronouns give ``name``: each he/him/his or
-        she/her/hers outside quotes counts for the person it plainly refers to
+        she/her/hers in a sentence without quotes counts for the person it plainly
+        refers to
         (:meth:`_pronoun_referent`); a 2:1 majority decides."""
         if self._pronoun_genders is None:
             counts: dict[str, Counter] = defaultdict(Counter)
             for tok in self.doc:
                 g = _OBJECT_PRONOUNS.get(tok.lower_)
-                if g is not None and not self.in_quote(tok.idx):
+                if g is not None and not self.in_quote(tok.idx) and not any(
+                        self.in_quote(t.idx) for t in tok.sent):   # not "…,” she said"
                     referent = self._pronoun_referent(tok.idx)
                     if referent is not None:
                         counts[referent][g] += 1
@@ -133,20 +138,19 @@ class SpeakerResolver:
         return g if n >= 2 * (sum(c.values()) - n) else None
 
     def _pronoun_referent(self, pos: int) -> str | None:
-        """Whom a pronoun at ``pos`` plainly refers to, for gender evidence: the one
-        person who is a subject earlier in its sentence, else in the sentence before,
-        else the one person named in those two sentences."""
+        """Whom a pronoun at ``pos`` plainly refers to, for gender evidence: among the
+        people named earlier in its sentence (else in the sentence before), the one
+        subject, else the one person; None when that is ambiguous."""
         here = self.sentence_of(pos)
         own = [m for m in self._window(self.sent_starts[here], pos) if m.label == "PERSON"]
-        lo = self.sent_starts[max(0, here - 1)]
-        both = [m for m in self._window(lo, pos) if m.label == "PERSON"]
-        prev = [m for m in both if m.start < self.sent_starts[here]]
-        for group in (own, prev):
-            subjects = {m.name for m in group if self._is_subject(m)}
-            if len(subjects) == 1:
-                return subjects.pop()
-        names = {m.name for m in both}
-        return names.pop() if len(names) == 1 else None
+        group = own or [m for m in self._window(self.sent_starts[max(0, here - 1)],
+                                                self.sent_starts[here]) if m.label == "PERSON"]
+        for names in ({m.name for m in group if self._is_subject(m)}, {m.name for m in group}):
+            if len(names) == 1:
+                return names.pop()
+            if names:
+                return None
+        return None
 
     def _head(self, m: Mention) -> "Token | None":
         span = self.doc.char_span(m.start, m.end, alignment_mode="expand")
@@ -164,8 +168,9 @@ class SpeakerResolver:
         return [m for m in self.mentions[a:b] if m.end <= hi and not self.in_quote(m.start)]
 
     def roles_of(self, name: str) -> set[str]:
-        """Lower-cased words the article uses as ``name``'s title or apposition
-        ("Prime Minister Shigeru Ishiba" -> {"prime", "minister"})."""
+        """Lower-cased words the article uses as ``name``'s title, apposition or age
+        ("Prime Minister Shigeru Ishiba" -> {"prime", "minister"}; "Brandt, 61," ->
+        {"61-year-old"})."""
         if self._roles is None:
             roles: dict[str, set[str]] = defaultdict(set)
             for m in self.mentions:
@@ -173,6 +178,8 @@ class SpeakerResolver:
                     continue
                 before = self.text[max(0, m.start - 40):m.start].split()[-3:]
                 roles[m.name].update(w.lower().strip(",.") for w in before)
+                if age := _AGE_AFTER.match(self.text, m.end):   # "Elena Brandt, 61,"
+                    roles[m.name].add(f"{age.group(1)}-year-old")
                 span = self.doc.char_span(m.start, m.end, alignment_mode="expand")
                 if span is not None and len(span):
                     head = span.root
@@ -266,52 +273,76 @@ class SpeakerResolver:
 
     def speaker(self, s: "Token") -> dict:
         """speaker, speaker_mention, speaker_label, speaker_title for subject ``s``."""
-        m = self.mention_at(s)
-        if m is None or m.label not in ("PERSON", "ORG", "GPE"):
-            for c in s.children:  # "the chief economist, Omar Feld, said"
-                if c.dep_ == "appos" and (cm := self.mention_at(c)) and cm.label == "PERSON":
-                    s, m = c, cm
-                    break
-            if m is None and s.dep_ == "appos" and s.head.pos_ == "PROPN":
-                s, m = s.head, self.mention_at(s.head)   # "Flynn, a top surrogate"
-        if (m is None and s.lemma_.lower() in DOC_NOUNS):  # "Feld's statement said"
-            for c in s.children:
-                if c.dep_ == "poss" and (cm := self.mention_at(c)) and cm.label in (
-                        "PERSON", "ORG"):
-                    s, m = c, cm
-        low = s.lower_
-        named = m is not None and m.label in ("PERSON", "ORG", "GPE")
+        s, m = self._subject_mention(s)
+        named = m is not None and m.label in SPEAKER_LABELS
         toks = self.phrase(s, named)
         surface = self.text[toks[0].idx:toks[-1].idx + len(toks[-1])]
         row = {"speaker": None, "speaker_mention": surface, "speaker_label": "unnamed",
                "speaker_title": None, "resolved": None}
+        low = s.lower_
         if named:
-            row.update(speaker=m.name, speaker_label="ORG" if m.label == "GPE" else m.label,
+            row.update(speaker=m.name, speaker_label=m.label,
                        speaker_mention=m.text if len(toks) > 4 else surface,
                        speaker_title=self.title_of(s, m, toks))
         elif low in PERSON_PRONOUNS:
-            g = PERSON_PRONOUNS[low]
-            r = self.most_salient(s.idx, "PERSON", g) or self.nearest(s.idx, "PERSON", g)
-            row.update(speaker=r.name if r else None, speaker_label="PERSON",
-                       resolved="pronoun", speaker_mention=s.text)
+            row.update(self._pronoun_speaker(s))
         elif self.describes_person(s, surface):
-            r = self.most_salient(s.idx, "PERSON", noun_gender(s.lemma_), s.lemma_.lower(),
-                                  sentences=2 * SALIENCE_SENTENCES)
-            if r is not None:
-                row.update(speaker=r.name, speaker_label="PERSON", resolved="nominal")
+            row.update(self._described_speaker(s, surface))
         elif low == "it" or (s.pos_ == "NOUN" and s.lemma_.lower() in ORG_NOUNS and any(
                 c.lower_ in ("the", "its", "this") for c in s.lefts)):
             r = self.nearest(s.idx, "ORG")
             row.update(speaker=r.name if r else None, resolved="nominal",
                        speaker_label="ORG" if r else "unnamed")
-        elif s.pos_ == "PROPN" and s.text[:1].isupper():
-            name = canonical_name(self.mentions, surface, "PERSON") or canonical_name(
-                self.mentions, surface)
-            label = next((x.label for x in self.mentions if x.name == name), "PERSON")
-            row.update(speaker=name or surface, speaker_label="ORG" if label == "GPE" else (
-                label if label in ("PERSON", "ORG") else "PERSON"))
-            if not name:
-                row["speaker"] = " ".join(
-                    t.text for t in toks if t.text.rstrip(".").lower() not in TITLES
-                    and t.dep_ != "det" and t.text[:1].isupper()) or surface
+        elif s.pos_ == "PROPN" and s.text[:1].isupper() and not is_calendar_word(s.text):
+            row.update(self._unlinked_name_speaker(toks, surface))
         return row
+
+    def _subject_mention(self, s: "Token") -> tuple["Token", Mention | None]:
+        """The token that names the speaker and its mention: the subject itself, its
+        apposition ("the chief economist, Omar Feld, said"), the name it apposes
+        ("Flynn, a top surrogate"), or the possessor of a document ("Feld's statement")."""
+        m = self.mention_at(s)
+        if m is None or m.label not in SPEAKER_LABELS:
+            for c in s.children:
+                if c.dep_ == "appos" and (cm := self.mention_at(c)) and cm.label == "PERSON":
+                    return c, cm
+            if m is None and s.dep_ == "appos" and s.head.pos_ == "PROPN":
+                return s.head, self.mention_at(s.head)
+        if m is None and s.lemma_.lower() in DOC_NOUNS:
+            for c in s.children:
+                if c.dep_ == "poss" and (cm := self.mention_at(c)) and cm.label in (
+                        "PERSON", "ORG"):
+                    return c, cm
+        return s, m
+
+    def _pronoun_speaker(self, s: "Token") -> dict:
+        """"he"/"she": the most salient person of that gender, else the nearest."""
+        g = PERSON_PRONOUNS[s.lower_]
+        r = self.most_salient(s.idx, "PERSON", g) or self.nearest(s.idx, "PERSON", g)
+        return {"speaker": r.name if r else None, "speaker_label": "PERSON",
+                "resolved": "pronoun", "speaker_mention": s.text}
+
+    def _described_speaker(self, s: "Token", surface: str) -> dict:
+        """"the actor", "the prime minister", "the 61-year-old": the most salient
+        person, preferring one the article gave that title or age; nobody salient
+        leaves the speaker unnamed."""
+        age = _AGE.search(surface)
+        role = age.group(0) if age else s.lemma_.lower()
+        r = self.most_salient(s.idx, "PERSON", noun_gender(s.lemma_), role,
+                              sentences=2 * SALIENCE_SENTENCES)
+        return {"speaker": r.name, "speaker_label": "PERSON", "resolved": "nominal"} \
+            if r is not None else {}
+
+    def _unlinked_name_speaker(self, toks: list, surface: str) -> dict:
+        """A proper noun the entity linker did not keep: its canonical name when some
+        mention matches, else the capitalised words without titles; a place is a GPE."""
+        name = canonical_name(self.mentions, surface, "PERSON") or canonical_name(
+            self.mentions, surface)
+        label = next((x.label for x in self.mentions if x.name == name), "PERSON")
+        speaker = name or " ".join(
+            t.text for t in toks if t.text.rstrip(".").lower() not in TITLES
+            and t.dep_ != "det" and t.text[:1].isupper()) or surface
+        if name is None and is_place(speaker):
+            label = "GPE"
+        return {"speaker": speaker,
+                "speaker_label": label if label in SPEAKER_LABELS else "PERSON"}

@@ -197,7 +197,10 @@ class _Extractor:
             if subj is not None and subj.dep_ == "nsubjpass" and cue_lemma(t) in ADDRESSEE_CUES:
                 return _Attribution(None, self.cue_text(t), t.i, "addressed")  # "Ishiba was asked"
             if after:
-                return self._after(frame, k, subj)
+                att = self._after(frame, k, subj)
+                if att.rule is not None:
+                    return att
+                continue   # "… announced in October, said Derek Scissors"
             if subj is None:
                 subj = self.nearby_name(frame, k, False)
             if subj is None:
