@@ -143,58 +143,43 @@ def _forced(nlp, text: str, labels: dict[str, str]):
     return doc
 
 
-def _labels(mentions: list[Mention]) -> dict[str, str]:
-    return {m.name: m.label for m in mentions}
+FORCED_CASES = {
+    # the model's label, forced on every occurrence -> (canonical name, label) expected
+    "place_tagged_person_is_gpe": (
+        "Protesters gathered in Kharkiv on Sunday. Kharkiv has seen such rallies before.",
+        {"Kharkiv": "PERSON"}, {("Kharkiv", "Kharkiv", "GPE")}),
+    "place_name_with_title_stays_person": (
+        "Sen. Jordan said the bill would pass. Jordan voted for it.",
+        {"Jordan": "PERSON"}, {("Jordan", "Jordan", "PERSON")}),
+    "calendar_word_is_no_entity": (
+        "The deal was announced in October by Lena Falk.",
+        {"October": "PERSON", "Lena Falk": "PERSON"}, {("Lena Falk", "Lena Falk", "PERSON")}),
+    "place_tagged_org_after_in_is_gpe": (
+        "The author grew up in Durban and studied in Durban.",
+        {"Durban": "ORG"}, {("Durban", "Durban", "GPE")}),
+    "surname_tagged_org_is_the_senator": (
+        "Sen. Tom Rivers spoke on Monday. Rivers called the news a disgrace.",
+        {"Tom Rivers": "PERSON", "Rivers": "ORG"},
+        {("Tom Rivers", "Tom Rivers", "PERSON"), ("Rivers", "Tom Rivers", "PERSON")}),
+    "full_name_tagged_org_with_lone_surname_is_person": (
+        "Marcelo Voss chairs the board. Voss said the cuts would start soon.",
+        {"Marcelo Voss": "ORG", "Voss": "ORG"},
+        {("Marcelo Voss", "Marcelo Voss", "PERSON"), ("Voss", "Marcelo Voss", "PERSON")}),
+    "company_named_like_a_person_stays_org": (
+        "Morgan Stanley raised its forecast. Stanley Hall, an analyst, agreed.",
+        {"Morgan Stanley": "ORG", "Stanley Hall": "PERSON"},
+        {("Morgan Stanley", "Morgan Stanley", "ORG"), ("Stanley Hall", "Stanley Hall", "PERSON")}),
+    "first_name_tagged_org_is_the_minister": (
+        "Communications Minister Fahmi Fadzil spoke today. Fahmi said the firms paid.",
+        {"Fahmi Fadzil": "PERSON", "Fahmi": "ORG"},
+        {("Fahmi Fadzil", "Fahmi Fadzil", "PERSON"), ("Fahmi", "Fahmi Fadzil", "PERSON")}),
+}
 
 
-def test_place_tagged_person_becomes_gpe(nlp):
-    doc = _forced(nlp, "Protesters gathered in Kharkiv on Sunday. Kharkiv has seen such "
-                       "rallies before.", {"Kharkiv": "PERSON"})
-    assert _labels(link_entities(doc)) == {"Kharkiv": "GPE"}
-
-
-def test_place_name_with_a_title_stays_a_person(nlp):
-    doc = _forced(nlp, "Sen. Jordan said the bill would pass. Jordan voted for it.",
-                  {"Jordan": "PERSON"})
-    assert _labels(link_entities(doc)) == {"Jordan": "PERSON"}
-
-
-def test_calendar_words_are_not_entities(nlp):
-    doc = _forced(nlp, "The deal was announced in October by Lena Falk.",
-                  {"October": "PERSON", "Lena Falk": "PERSON"})
-    assert _labels(link_entities(doc)) == {"Lena Falk": "PERSON"}
-
-
-def test_place_tagged_org_after_in_becomes_gpe(nlp):
-    doc = _forced(nlp, "The author grew up in Durban and studied in Durban.",
-                  {"Durban": "ORG"})
-    assert _labels(link_entities(doc)) == {"Durban": "GPE"}
-
-
-def test_surname_tagged_org_resolves_to_the_senator(nlp):
-    doc = _forced(nlp, "Sen. Tom Rivers spoke on Monday. Rivers called the news a disgrace.",
-                  {"Tom Rivers": "PERSON", "Rivers": "ORG"})
-    assert {(m.text, m.name, m.label) for m in link_entities(doc)} == {
-        ("Tom Rivers", "Tom Rivers", "PERSON"), ("Rivers", "Tom Rivers", "PERSON")}
-
-
-def test_full_name_tagged_org_is_a_person_when_its_surname_stands_alone(nlp):
-    doc = _forced(nlp, "Marcelo Voss chairs the board. Voss said the cuts would start soon.",
-                  {"Marcelo Voss": "ORG", "Voss": "ORG"})
-    assert _labels(link_entities(doc)) == {"Marcelo Voss": "PERSON"}
-
-
-def test_company_named_like_a_person_stays_an_org(nlp):
-    doc = _forced(nlp, "Morgan Stanley raised its forecast. Stanley Hall, an analyst, agreed.",
-                  {"Morgan Stanley": "ORG", "Stanley Hall": "PERSON"})
-    assert _labels(link_entities(doc))["Morgan Stanley"] == "ORG"
-
-
-def test_first_name_tagged_org_links_to_the_full_name(nlp):
-    doc = _forced(nlp, "Communications Minister Fahmi Fadzil spoke today. Fahmi said the "
-                       "firms paid their share.", {"Fahmi Fadzil": "PERSON", "Fahmi": "ORG"})
-    assert {(m.text, m.name, m.label) for m in link_entities(doc)} == {
-        ("Fahmi Fadzil", "Fahmi Fadzil", "PERSON"), ("Fahmi", "Fahmi Fadzil", "PERSON")}
+@pytest.mark.parametrize("text,forced,expected", FORCED_CASES.values(), ids=FORCED_CASES)
+def test_label_vote_and_linking_fix_model_errors(nlp, text, forced, expected):
+    doc = _forced(nlp, text, forced)
+    assert {(m.text, m.name, m.label) for m in link_entities(doc)} == expected
 
 
 def test_hyphenated_first_name_is_one_person(nlp):
