@@ -62,6 +62,21 @@ def test_warc_keeps_html_responses_only():
     assert first["raw"].decode("cp1251") == "Привет"
 
 
+
+def test_warc_reader_counts_what_it_skips_without_beam():
+    from transforms.formats.warc import WarcReader
+
+    warc = make_warc([
+        ("request", "https://n.example/a", b"GET /a HTTP/1.1\r\n\r\n", ""),
+        ("response", "https://n.example/logo.png", b"\x89PNG", "image/png"),
+        ("response", "https://n.example/b", PAGE.encode(), "text/html"),
+    ])
+    reader = WarcReader("c.warc.gz", io.BytesIO(warc), limit=10_000)
+    assert [d["url"] for d in reader] == ["https://n.example/b"]
+    assert reader.skipped == {"warc_request_records_skipped": 1,
+                              "warc_non_html_responses_skipped": 1}
+
+
 def test_truncated_warc_keeps_earlier_records_and_reports_the_rest():
     warc = make_warc([("response", f"https://n.example/{i}", PAGE.encode() * 50, "text/html")
                       for i in range(3)])
