@@ -40,7 +40,7 @@ def _jsonl_document(source: str, line: bytes) -> dict:
         doc["html"] = html
     else:
         doc["text"] = text
-    for key in ("url", "title", "published", "author"):
+    for key in ("url", "title", "published", "author", "language"):
         if isinstance(obj.get(key), str):
             doc[key] = obj[key]
     return doc

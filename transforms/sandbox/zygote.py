@@ -137,24 +137,18 @@ def _read_line(fd: int) -> bytes:
     return data
 
 
-def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
-    """The zygote's loop on the launcher's listening socket (clients queue on it
-    meanwhile): import ``imports``, read the preloads (one line on stdin) and
-    run them, then fork a child per request until the launcher goes away (EOF
-    on stdin)."""
+def _preload(imports: tuple[str, ...]) -> bool:
+    """Import ``imports``, read the preloads (one line on stdin) and run them;
+    False when the launcher sent none (it needs no zygote after all)."""
     import gc
     import importlib
-    import logging
 
-    logging.getLogger().setLevel(logging.ERROR)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
-    server = socket.socket(fileno=listen_fd)
     for module in imports:
         with contextlib.suppress(Exception):
             importlib.import_module(module)
     line = _read_line(0)
-    if not line:  # the launcher needs no zygote after all
-        return
+    if not line:
+        return False
     for setup, args in ast.literal_eval(line.decode()):
         try:
             resolve(setup)(*args)
@@ -162,29 +156,47 @@ def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
             print(f"zygote: preload {setup} failed: {exc!r}", file=sys.stderr)
     gc.collect()
     gc.freeze()  # keep the collector from touching (so copying) the shared pages
+    return True
+
+
+def _fork_for_client(server: socket.socket) -> None:
+    """Accept one request, fork its child and answer with the child's pid."""
+    conn, _ = server.accept()
+    with conn:
+        try:
+            msg, fds, _, _ = socket.recv_fds(conn, _PID.size, 2)
+        except OSError:
+            return
+        if len(fds) != 2 or len(msg) != _PID.size:
+            for fd in fds:
+                os.close(fd)
+            return
+        pid = os.fork()
+        if pid == 0:
+            _child(conn, server, fds, _PID.unpack(msg)[0])
+        for fd in fds:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            conn.sendall(_PID.pack(pid))
+
+
+def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
+    """The zygote's loop on the launcher's listening socket (clients queue on it
+    meanwhile): preload, then fork a child per request until the launcher goes
+    away (EOF on stdin)."""
+    import logging
+
+    logging.getLogger().setLevel(logging.ERROR)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    server = socket.socket(fileno=listen_fd)
+    if not _preload(imports):
+        return
     while True:
         ready, _, _ = select.select([server, 0], [], [])
         if 0 in ready and not os.read(0, 1):
             return
-        if server not in ready:
-            continue
-        conn, _ = server.accept()
-        with conn:
-            try:
-                msg, fds, _, _ = socket.recv_fds(conn, _PID.size, 2)
-            except OSError:
-                continue
-            if len(fds) != 2 or len(msg) != _PID.size:
-                for fd in fds:
-                    os.close(fd)
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _child(conn, server, fds, _PID.unpack(msg)[0])
-            for fd in fds:
-                os.close(fd)
-            with contextlib.suppress(OSError):
-                conn.sendall(_PID.pack(pid))
+        if server in ready:
+            _fork_for_client(server)
 
 
 # A zygote started by ``start_early`` and not yet handed to ``serve``.
