@@ -173,6 +173,18 @@ FORCED_CASES = {
         "Communications Minister Fahmi Fadzil spoke today. Fahmi said the firms paid.",
         {"Fahmi Fadzil": "PERSON", "Fahmi": "ORG"},
         {("Fahmi Fadzil", "Fahmi Fadzil", "PERSON"), ("Fahmi", "Fahmi Fadzil", "PERSON")}),
+    "possessive_span_is_two_names": (
+        "Officials of Vietnam's Communist Party met the envoy. Vietnam said it would reply.",
+        {"Vietnam's Communist Party": "ORG", "Vietnam": "GPE"},
+        {("Vietnam", "Vietnam", "GPE"), ("Communist Party", "Communist Party", "ORG")}),
+    "title_with_possessive_stays_one_name": (
+        "The star of Dawson's Creek left the show.", {"Dawson's Creek": "ORG"},
+        {("Dawson's Creek", "Dawson's Creek", "ORG")}),
+    "dotted_acronym_links_to_its_long_form": (
+        "The United States and China met. U.S. officials left early.",
+        {"United States": "GPE", "U.S.": "GPE", "China": "GPE"},
+        {("United States", "United States", "GPE"), ("U.S.", "United States", "GPE"),
+         ("China", "China", "GPE")}),
 }
 
 

@@ -97,6 +97,46 @@ def main_text(text: str) -> str:
     return _normalise_text(unicodedata.normalize("NFC", text))
 
 
+# Class names of widgets that pop up over a name in running text (hover cards,
+# tooltips): their text is not the article's ("Kristi NoemKristi Lynn NoemSouth...").
+_WIDGET_CLASS = re.compile(r"tooltip|popover|popup|hover-?card|rollover", re.I)
+
+
+def drop_hover_cards(html: str):
+    """``html`` as trafilatura's input with hover-card and tooltip widgets inside
+    paragraphs removed: an innermost element whose class names such a widget and that
+    holds a picture or several links (the name it pops up from stays). Pages without
+    such class names are returned unchanged, unparsed."""
+    if not _WIDGET_CLASS.search(html):
+        return html
+    from trafilatura.utils import load_html
+
+    tree = load_html(html)
+    if tree is None:
+        return html
+    widgets = [el for el in tree.iter("span", "div", "aside", "section")
+               if _WIDGET_CLASS.search(el.get("class") or "")]
+    marked = {id(el) for el in widgets}
+    for el in widgets:
+        inner = any(id(d) in marked for d in el.iterdescendants())
+        in_text = any(a.tag == "p" for a in el.iterancestors())
+        if in_text and not inner and (el.find(".//img") is not None
+                                      or len(el.findall(".//a")) >= 2):
+            _drop_keeping_tail(el)
+    return tree
+
+
+def _drop_keeping_tail(el) -> None:
+    """Remove ``el`` from its tree; the text after it stays where it was."""
+    parent, prev = el.getparent(), el.getprevious()
+    if el.tail:
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
 def extract(html: str, url: str | None) -> dict | None:
     """trafilatura's main text (as ``main_text``) and metadata for one page, and
     the text's language (``detected_language``), or None. The target of the
@@ -104,7 +144,7 @@ def extract(html: str, url: str | None) -> dict | None:
     import trafilatura
 
     result = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False,
+        drop_hover_cards(html), url=url, with_metadata=True, include_comments=False,
         include_tables=False, deduplicate=False)
     if result is None:
         return None

@@ -150,6 +150,25 @@ def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
     return [p for p in parts if p]
 
 
+def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"], str]]:
+    """"Vietnam's Communist Party", "Jeff Bezos's Blue Origin": one span, two names,
+    when the article names one of them elsewhere on its own ("Dawson's Creek" stays).
+    The owner is a GPE when the gazetteer knows it, a PERSON when it opens with a first
+    name, else of the span's label; the owned name keeps the label (ORG for a PERSON span)."""
+    text = seg[0].doc.text
+    for k, tok in enumerate(seg[1:-1], 1):
+        if tok.tag_ == "POS" and seg[k + 1].text[:1].isupper():
+            owner, owned = seg[:k], seg[k + 1:]
+            owner_name = text[owner[0].idx:owner[-1].idx + len(owner[-1])]
+            owned_name = text[owned[0].idx:owned[-1].idx + len(owned[-1])]
+            if text.count(owner_name) < 2 and text.count(owned_name) < 2:
+                break
+            owner_label = ("GPE" if is_place(owner_name) else "PERSON"
+                           if len(owner) > 1 and first_name_gender(owner[0].text) else label)
+            return [(owner, owner_label), (owned, "ORG" if label == "PERSON" else label)]
+    return [(seg, label)]
+
+
 def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
     """(start_tok, end_tok, label, cleaned name) for kept NER spans, trimmed."""
     out = []
@@ -158,11 +177,12 @@ def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
         if ent.label_ not in KEEP_LABELS:
             continue
         for seg in _segments(ent):
-            toks = _trim(seg, ent.label_)
-            text = full_text[toks[0].idx:toks[-1].idx + len(toks[-1])]
-            name = clean_surface(text, ent.label_)
-            if name and any(c.isalpha() for c in name):
-                out.append((toks[0].i, toks[-1].i + 1, ent.label_, name))
+            for part, label in _possessive_parts(seg, ent.label_):
+                toks = _trim(part, label)
+                text = full_text[toks[0].idx:toks[-1].idx + len(toks[-1])]
+                name = clean_surface(text, label)
+                if name and any(c.isalpha() for c in name):
+                    out.append((toks[0].i, toks[-1].i + 1, label, name))
     return out
 
 
@@ -171,11 +191,13 @@ def _initials(name: str) -> str:
 
 
 def _org_target(name: str, longs: list[tuple[str, str, int]]) -> str | None:
-    """Undefined acronym: "EU" -> "European Union" (exact initials; earliest wins)."""
+    """Undefined acronym: "EU", "U.S." -> "European Union", "United States" (exact
+    initials; earliest wins)."""
     if " " in name or not name.isupper() or not _ACRONYM.match(name):
         return None
+    letters = name.replace(".", "")
     for long, _, _ in longs:
-        if len(long.split()) == len(name) and _initials(long) == name:
+        if len(long.split()) == len(letters) and _initials(long) == letters:
             return long
     return None
 
