@@ -204,28 +204,35 @@ class AnnotateBatchFn(beam.DoFn):
             results = list(self._results(items))
         for article, (_, text), result in zip(todo, items, results):
             if "error" in result:
-                code, message, detail = result["error"]
-                self.failed.inc()
-                row = error_row(article["source"], STAGE, code, message,
-                                article_id=article["article_id"])
-                yield beam.pvalue.TaggedOutput(ERRORS, {**row, "detail": detail})
-                yield {**article, "nlp_status": "error"}
-                continue
-            self.parsed.inc()
-            status = "ok"
-            if len(text) < len(article["text"]):
-                status = "truncated"
-                self.truncated.inc()
-                yield beam.pvalue.TaggedOutput(ERRORS, error_row(
-                    article["source"], STAGE, "NlpTruncated",
-                    f"article of {len(article['text']):,} characters: only the first "
-                    f"{len(text):,} were annotated (--max_nlp_chars {self._max_nlp_chars:,})",
-                    article_id=article["article_id"]))
-            yield {**article, "nlp_status": status}
-            for table, rows in result["tables"].items():
-                self.rows[table].inc(len(rows))
-                for row in rows:
-                    yield beam.pvalue.TaggedOutput(table, row)
+                yield from self._failed(article, *result["error"])
+            else:
+                yield from self._annotated(article, text, result["tables"])
+
+    def _failed(self, article: dict, code: str, message: str, detail: str | None):
+        """A failed annotation: the article kept (``nlp_status = 'error'``) and an errors row."""
+        self.failed.inc()
+        row = error_row(article["source"], STAGE, code, message, article_id=article["article_id"])
+        yield beam.pvalue.TaggedOutput(ERRORS, {**row, "detail": detail})
+        yield {**article, "nlp_status": "error"}
+
+    def _annotated(self, article: dict, text: str, tables: dict[str, list[dict]]):
+        """An annotated article (``ok``, or ``truncated`` with an errors row when only
+        the prefix ``text`` was read) and its rows of every NLP table."""
+        self.parsed.inc()
+        status = "ok"
+        if len(text) < len(article["text"]):
+            status = "truncated"
+            self.truncated.inc()
+            yield beam.pvalue.TaggedOutput(ERRORS, error_row(
+                article["source"], STAGE, "NlpTruncated",
+                f"article of {len(article['text']):,} characters: only the first "
+                f"{len(text):,} were annotated (--max_nlp_chars {self._max_nlp_chars:,})",
+                article_id=article["article_id"]))
+        yield {**article, "nlp_status": status}
+        for table, rows in tables.items():
+            self.rows[table].inc(len(rows))
+            for row in rows:
+                yield beam.pvalue.TaggedOutput(table, row)
 
 
 class Annotate(beam.PTransform):
