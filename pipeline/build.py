@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsOptions
-from pipeline.progress import Progress
+from pipeline.progress import Progress, progress_folder
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
                             table_glob)
 from transforms.annotate import Annotate, AnnotateConfig
@@ -51,8 +51,10 @@ def _has_table(output: str, table: str) -> bool:
     return bool(FileSystems.match([table_glob(output, table)])[0].metadata_list)
 
 
-def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollection]:
-    """Every output table as a PCollection of rows."""
+def build_tables(p: beam.Pipeline, opts: NewsOptions,
+                 staged: str | None = None) -> dict[str, beam.PCollection]:
+    """Every output table as a PCollection of rows (``staged``: the run's staging
+    folder, where local workers share their progress counts)."""
     # Incremental: files and articles the published output holds are not redone.
     skip_files = opts.incremental and _has_table(opts.output, FILES)
     stored = (p | "StoredArticles" >> KnownArticles(opts.output)
@@ -64,12 +66,12 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollect
     stories = ClusterStories(story_options(opts), *(
         (p | f"Stored {t}" >> ReadStored(opts.output, t) for t in (SIGNATURES, STORIES))
         if opts.incremental and _has_table(opts.output, SIGNATURES) else ()))
-    return process_documents(read, opts, Deduplicate(stored), stories=stories)
+    return process_documents(read, opts, Deduplicate(stored), stories=stories, staged=staged)
 
 
 def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,
-                      balance: bool = True, stories: ClusterStories | None = None
-                      ) -> dict[str, beam.PCollection]:
+                      balance: bool = True, stories: ClusterStories | None = None,
+                      staged: str | None = None) -> dict[str, beam.PCollection]:
     """clean -> deduplicate -> stories -> annotate from the reader's outputs, with the
     errors of every stage in one table; shared by the batch and the streaming shapes.
     ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``);
@@ -79,7 +81,8 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     if annotate is not None:  # the model loads while cleaning runs
         documents = documents | "PrestartModel" >> annotate.prestart()
     cleaned = documents | "Clean" >> Clean(clean_config(opts))
-    articles = cleaned.articles | "Progress" >> Progress("documents cleaned", opts.progress_seconds)
+    articles = cleaned.articles | "Progress" >> Progress(
+        "cleaned", "articles", opts.progress_seconds, progress_folder(staged, "clean"))
     unique = articles | "Deduplicate" >> deduplicate
     clustered = unique[ARTICLES] | "Stories" >> (stories or ClusterStories(story_options(opts)))
     errors = [read[ERRORS], cleaned[ERRORS]]
@@ -90,7 +93,9 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
             lambda a: {**a, "nlp_status": "disabled"})
     else:
         annotated = unique[ARTICLES] | "Annotate" >> annotate
-        tables[ARTICLES] = annotated.articles
+        tables[ARTICLES] = annotated.articles | "AnnotateProgress" >> Progress(
+            "annotated", "articles", opts.progress_seconds, progress_folder(staged, "annotate"),
+            total=unique[ARTICLES] | "CountUnique" >> beam.combiners.Count.Globally())
         tables.update({t: annotated[t] for t in registry.TABLES})
         errors.append(annotated[ERRORS])
     tables[ARTICLES] = tables[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
@@ -103,6 +108,6 @@ def build_pipeline(p: beam.Pipeline, opts: NewsOptions, output: str,
                    ingested_at: dt.datetime) -> list[str]:
     """Read, clean, deduplicate, annotate and write every table under ``output``;
     returns the names of the tables written."""
-    tables = build_tables(p, opts)
+    tables = build_tables(p, opts, staged=output)
     tables | "Write" >> WriteTables(output, ingested_at)
     return list(tables)

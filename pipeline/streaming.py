@@ -41,6 +41,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from pipeline.build import process_documents, resolve_model
 from pipeline.options import NewsOptions
+from pipeline.publish import write_record
 from schemas.layout import (ARTICLES, DUPLICATES, new_run_id, partition, row_count, run_glob,
                             streaming_temp_dir)
 from transforms.dedupe import Deduplicate, pick_original
@@ -235,5 +236,6 @@ def run_streaming(options: PipelineOptions) -> int:
     if FileSystems.exists(temp):  # files of unfinished windows; complete ones were moved out
         FileSystems.delete([temp])
     summary = _summary(opts.output, list(tables), run_id, str(state), time.monotonic() - started)
+    write_record(opts.output, summary)  # _runs/<run_id>.json and _run.json
     print(json.dumps(summary))
     return 0 if state in (PipelineState.DONE, PipelineState.CANCELLED) else 1

@@ -1,29 +1,26 @@
 """The run summary: every input accounted for, printed and written to ``_run.json``."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.output import table_files
+from schemas.layout import row_count
 
 
-def _read_column(output: str, table: str, columns: list[str]) -> list[dict]:
+def _staged_files(staged: str, table: str) -> list[str]:
+    """Every Parquet file a run staged for ``table``."""
+    found = FileSystems.match([FileSystems.join(staged, table, "**")])[0].metadata_list
+    return sorted(m.path for m in found if m.path.endswith(".parquet"))
+
+
+def _read_column(staged: str, table: str, columns: list[str]) -> list[dict]:
     rows = []
-    for path in table_files(output, table):
+    for path in _staged_files(staged, table):
         with FileSystems.open(path) as f:
             rows.extend(pq.read_table(f, columns=columns).to_pylist())
     return rows
-
-
-def _row_count(output: str, table: str) -> int:
-    total = 0
-    for path in table_files(output, table):
-        with FileSystems.open(path) as f:
-            total += pq.ParquetFile(f).metadata.num_rows
-    return total
 
 
 def counters(result) -> dict[str, int]:
@@ -55,11 +52,12 @@ def peak_rss_mb(metrics: dict[str, int]) -> dict[str, int | None]:
             "nlp_worker": metrics.get("annotate/worker_peak_rss_mb")}
 
 
-def summarise(output: str, tables: list[str], metrics: dict[str, int],
-              seconds: float, run_id: str, options: dict) -> dict:
-    """Counts from the published tables (the truth) plus the runner's counters."""
-    counts = {t: _row_count(output, t) for t in tables}
-    errors = _read_column(output, "errors", ["stage", "error", "article_id"])
+def summarise(staged: str, tables: list[str], metrics: dict[str, int],
+              seconds: float, run_id: str, record: dict) -> dict:
+    """Counts from the staged tables (what will be published) plus the runner's
+    counters; ``record`` (options, times, versions) is kept with them."""
+    counts = {t: row_count(_staged_files(staged, t)) for t in tables}
+    errors = _read_column(staged, "errors", ["stage", "error", "article_id"])
     lost = [e for e in errors if e["article_id"] is None]
     by_stage = dict(sorted(Counter(e["stage"] for e in lost).items()))
     by_code = dict(sorted(Counter(f"{e['stage']}/{e['error']}" for e in errors).items()))
@@ -68,7 +66,7 @@ def summarise(output: str, tables: list[str], metrics: dict[str, int],
               if metrics else None)
     skipped = {k.split("/", 1)[1]: v for k, v in metrics.items()
                if k.startswith("read/") and k.endswith("_skipped")}
-    articles = _read_column(output, "articles", ["nlp_status", "language"])
+    articles = _read_column(staged, "articles", ["nlp_status", "language"])
     statuses = dict(sorted(Counter(r["nlp_status"] for r in articles).items()))
     languages = dict(Counter(r["language"] or "unknown" for r in articles).most_common())
     return {
@@ -93,25 +91,22 @@ def summarise(output: str, tables: list[str], metrics: dict[str, int],
         "seconds": round(seconds, 2),
         "articles_per_second": round(counts.get("articles", 0) / seconds, 2) if seconds else None,
         "documents_per_second": round(accounted / seconds, 2) if seconds else None,
+        "files_skipped": metrics.get("read/already_ingested_files_skipped", 0),
         "metrics": metrics,
-        "options": options,
+        **record,
     }
-
-
-def write_summary(output: str, summary: dict) -> str:
-    path = FileSystems.join(output, "_run.json")
-    with FileSystems.create(path) as f:
-        f.write(json.dumps(summary, indent=2, default=str).encode("utf-8"))
-    return path
 
 
 def format_summary(s: dict) -> str:
     stages = ", ".join(f"{k} {v}" for k, v in s["errors_by_stage"].items()) or "none"
+    skipped = (f"; {s['files_skipped']} files skipped (already ingested)"
+               if s.get("files_skipped") else "")
     check = {True: "all inputs accounted for", False: "MISMATCH: inputs != accounted",
              None: "runner reported no input count"}[s["all_accounted"]]
     return (f"run {s['run_id']}: {s['inputs'] if s['inputs'] is not None else '?'} inputs -> "
             f"{s['articles']} articles + {s['duplicates']} duplicates + {s['errors']} errors "
-            f"({stages}); {check}\n"
+            f"({stages}); {check}"
+            f"{skipped}\n"
             f"  {s['seconds']} s, {s['articles_per_second']} articles/s; "
             f"nlp {s['nlp_status']} ({s['not_annotated_language']} not annotated: "
             f"language other than English); rows {s['rows']}")

@@ -25,9 +25,15 @@ STORIES = "stories"
 SIGNATURES = "signatures"
 
 # Bookkeeping folders and files beside the tables (names starting with "_").
-STAGING = "_staging"
+MARKER = "_dataset.json"     # marks a directory as a dataset (pipeline/dataset.py)
+LOCK = "_lock"               # one writer at a time (pipeline/lock.py)
+SUMMARY = "_run.json"        # the latest run's record
+RUNS = "_runs"               # every run's record: _runs/<run_id>.json
+JOURNAL = "_journal"         # a publish in progress (pipeline/publish.py)
+STAGING = "_staging"         # _staging/<run_id>/: a batch run's tables before publishing
+TRASH = "_trash"             # _trash/<run_id>/: files a full run replaced, until it commits
 STREAMING = "_streaming"
-SUMMARY = "_run.json"
+BOOKKEEPING = (MARKER, LOCK, SUMMARY, RUNS, JOURNAL, STAGING, TRASH, STREAMING)
 
 PARTITION_KEY = "ingest_date"
 

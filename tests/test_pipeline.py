@@ -135,7 +135,7 @@ def test_rerun_replaces_the_previous_output(tmp_path):
 
 def test_progress_line_is_printed(tmp_path, capfd):
     run_pipeline(tmp_path, SAMPLES / "html", args=("--no_nlp", "--progress_seconds", "0.000001"))
-    assert re.search(r"\[progress\] worker \d+: \d+ documents cleaned", capfd.readouterr().err)
+    assert re.search(r"\[progress\] cleaned \d+ articles", capfd.readouterr().err)
 
 
 def test_missing_input_is_refused_before_running(tmp_path, capsys):

@@ -122,6 +122,7 @@ def serve_calls() -> None:
 
     The child ends by itself when its parent goes away: on EOF while idle, and by
     SIGALRM (default action: terminate) when a call runs far past its budget."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the launcher's: EOF ends us
     inp, out = 0, os.dup(1)
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
     function = _set_up(inp, out)

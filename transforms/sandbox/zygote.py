@@ -229,6 +229,14 @@ def start_early(imports: tuple[str, ...]) -> None:
         _early = _start(imports)
 
 
+def stop_early() -> None:
+    """Stop a zygote ``start_early`` started that no ``serve`` took (an early exit)."""
+    global _early
+    started, _early = _early, None
+    if started:
+        _stop(*started)
+
+
 def _stop(proc: subprocess.Popen, address: str, folder: str) -> None:
     with contextlib.suppress(OSError):
         proc.stdin.close()
@@ -273,4 +281,7 @@ def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str | None]:
         _stop(proc, path, folder)
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the launcher's: EOF ends us
     _serve(int(sys.argv[1]), ast.literal_eval(sys.argv[2]))
