@@ -108,9 +108,10 @@ def parse(argv: list[str]) -> PipelineOptions:
 
 
 def known_extractors() -> tuple[str, ...]:
-    from transforms.nlp.model import EXTRACTORS
+    """The extractor registry's names (``transforms/nlp/registry.py``)."""
+    from transforms.nlp import registry
 
-    return tuple(EXTRACTORS)
+    return tuple(registry.EXTRACTORS)
 
 
 def check_values(opts: NewsOptions) -> None:
