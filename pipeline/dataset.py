@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from schemas.layout import (BOOKKEEPING, JOURNAL, LOCK, MARKER, PARTITION_KEY, RUNS,  # noqa: F401
-                            STAGING, STREAMING, SUMMARY, TRASH)
+from schemas.layout import BOOKKEEPING, JOURNAL, LOCK, MARKER, PARTITION_KEY, STAGING, SUMMARY, TRASH
 
 FORMAT = "news-ingest dataset"
-LAST_RUN = SUMMARY
 
 RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
 RUN_ID_RE = re.compile(rf"^{RUN_ID}$")
@@ -132,7 +130,7 @@ def write_marker(output: str, created: str | None = None) -> None:
 def _legacy(names: set[str]) -> bool:
     """A dataset an earlier version wrote (no marker): only its own names, a run record."""
     known = set(schemas.TABLES) | set(BOOKKEEPING)
-    return LAST_RUN in names and names <= known
+    return SUMMARY in names and names <= known
 
 
 def check_output(output: str, incremental: bool) -> str:

@@ -22,7 +22,8 @@ import time
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.dataset import LOCK, is_local, join, write_json
+from pipeline.dataset import is_local, join, write_json
+from schemas.layout import LOCK
 
 
 class LockBusy(Exception):

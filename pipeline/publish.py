@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.dataset import (JOURNAL, LAST_RUN, RUNS, STAGING, TRASH, files_under, is_local,
-                              join, relative, table_files, write_json)
+from pipeline.dataset import files_under, is_local, join, relative, table_files, write_json
+from schemas.layout import JOURNAL, RUNS, STAGING, SUMMARY, TRASH
 
 CRASH_AFTER = "NEWS_PIPELINE_PUBLISH_CRASH_AFTER"
 
@@ -170,7 +170,7 @@ def write_record(output: str, record: dict) -> None:
     """The run summary: ``_runs/<run_id>.json`` (history) and ``_run.json`` (latest)."""
     payload = json.dumps(record, indent=2, default=str).encode("utf-8")
     write_json(join(output, RUNS, f"{record['run_id']}.json"), payload)
-    write_json(join(output, LAST_RUN), payload)
+    write_json(join(output, SUMMARY), payload)
 
 
 def _finish(output: str, plan: Plan, tables: list[str], steps: "_Steps | None" = None) -> None:

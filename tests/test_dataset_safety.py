@@ -32,6 +32,15 @@ def run(out: Path, *inputs: Path, args: tuple[str, ...] = (), env: dict | None =
                           capture_output=True, text=True, timeout=timeout)
 
 
+def launch(out: Path, inputs: Path, *args: str, env: dict | None = None,
+           **popen) -> subprocess.Popen:
+    """``python -m pipeline`` started in the background, its stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--input", str(inputs), "--output", str(out), *args],
+        cwd=REPO, env=dict(os.environ, **(env or {})), stderr=subprocess.PIPE, text=True,
+        **popen)
+
+
 def counts(out: Path, tables=TABLES_NO_NLP) -> dict[str, int]:
     con = duckdb.connect()
     return {t: con.sql(f"select count(*) from read_parquet('{out}/{t}/**/*.parquet')").fetchall()[0][0]
@@ -67,17 +76,20 @@ def pages(tmp_path) -> tuple[Path, Path]:
 
 # ------------------------------------------------------------------ one writer
 
+def _dataset_and_a_long_input(tmp_path: Path, old: Path, start: int) -> tuple[Path, Path]:
+    """A published 3-article dataset, and 40 more articles (a run of some seconds)."""
+    out, big = tmp_path / "out", tmp_path / "big"
+    assert run(out, old, args=("--no_nlp",)).returncode == 0
+    hc.articles(big, 40, start=start)
+    return out, big
+
+
 def test_a_second_run_is_refused_naming_the_first_and_a_waiting_run_succeeds(tmp_path, pages):
     old, new = pages
-    out = tmp_path / "out"
-    assert run(out, old, args=("--no_nlp",)).returncode == 0
+    out, big = _dataset_and_a_long_input(tmp_path, old, 200)
     before = counts(out)
     # The first run holds the dataset for a while (NLP on 40 articles).
-    big = tmp_path / "big"
-    hc.articles(big, 40, start=200)
-    first = subprocess.Popen([sys.executable, "-m", "pipeline", "--input", str(big), "--output",
-                              str(out), "--progress_seconds", "0"], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = launch(out, big, "--progress_seconds", "0", stdout=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not (out / "_staging").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -300,19 +312,13 @@ def test_help_lists_the_products_options_by_group_and_points_to_beams():
 
 
 def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(tmp_path, pages):
-    old, _ = pages
-    out = tmp_path / "out"
-    assert run(out, old, args=("--no_nlp",)).returncode == 0
+    out, big = _dataset_and_a_long_input(tmp_path, pages[0], 300)
     before = snapshot(out)
-    big = tmp_path / "big"
-    hc.articles(big, 40, start=300)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "--input", str(big), "--output", str(out),
-         "--progress_seconds", "0.000001", "--direct_running_mode=multi_processing",
-         "--direct_num_workers=2"], cwd=REPO, env=dict(os.environ, TMPDIR=str(tmp)),
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = launch(out, big, "--progress_seconds", "0.000001",
+                  "--direct_running_mode=multi_processing", "--direct_num_workers=2",
+                  env={"TMPDIR": str(tmp)}, start_new_session=True)
     seen = []
     for line in proc.stderr:  # Ctrl-C to the whole process group, as a terminal does
         seen.append(line)
