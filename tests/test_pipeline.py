@@ -142,7 +142,7 @@ def test_missing_input_is_refused_before_running(tmp_path, capsys):
     from pipeline.run import main
 
     assert main(["--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2
-    assert "no input file matches" in capsys.readouterr().err
+    assert "no such file, directory or match" in capsys.readouterr().err
 
 
 def test_committed_jsonl_and_warc_are_in_sync_with_the_html(tmp_path):
