@@ -65,3 +65,33 @@ HARBOR_FESTIVAL = [
     "Local shop owners welcomed the move, saying the park would bring visitors closer to the "
     "high street than the fish market ever did.",
 ]
+
+
+def write_page(folder, name: str, paras: list[str], site: int, published, title: str) -> None:
+    """One invented article as an HTML page in one of the syndication site templates."""
+    import random
+
+    from evaluation.syndication import page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.html").write_text(
+        page(title, paras, site, name, published, random.Random(site)), encoding="utf-8")
+
+
+def write_syndicated(folder) -> None:
+    """An original, two edited copies on other sites, a trap (the original's first two
+    paragraphs, then another story) and a singleton."""
+    import datetime as dt
+    import random
+
+    from evaluation.syndication import (add_credit_line, add_dateline, change_quotes,
+                                        cut_last_paragraph, insert_ad)
+
+    rng, d = random.Random(5), dt.date
+    write_page(folder, "ferry-original", FERRY, 0, d(2026, 4, 7), "Harbor board votes for electric ferries")
+    write_page(folder, "ferry-copy1", cut_last_paragraph(add_dateline(FERRY, rng), rng), 1,
+               d(2026, 4, 8), "Electric ferries approved")
+    write_page(folder, "ferry-copy2", change_quotes(insert_ad(add_credit_line(FERRY, rng), rng), rng),
+               2, d(2026, 4, 7), "Ferry fleet to go electric by 2029")
+    write_page(folder, "ferry-trap", FERRY[:2] + HARBOR_FESTIVAL, 3, d(2026, 4, 7), "Harbour festival moves")
+    write_page(folder, "orchard", ORCHARD, 4, d(2026, 4, 9), "Frost destroys apple blossoms")

@@ -1,7 +1,9 @@
 """The same inputs through FnApiRunner (multi_processing, 2 workers), Prism and a Flink
 session cluster give identical tables (order aside, run-time columns excluded).
 
-Slow; select with ``-m runners``. Inputs: ``samples/`` or env NEWS_EQUIVALENCE_INPUT.
+Slow; select with ``-m runners``. Inputs: ``samples/`` or env NEWS_EQUIVALENCE_INPUT, plus
+invented syndicated pages (``tests.story_fixtures``) so that ``stories`` holds a story
+of several articles.
 Prints row counts per table and runner, and seconds per runner (also written to
 .cache/equivalence-report.json).
 """
@@ -20,6 +22,7 @@ import pytest
 from schemas import TABLES
 from scripts.compare_outputs import Tables, diff_tables, load_tables, row_counts
 from tests.runner_env import REPO, flink_args, flink_cluster, prism_args
+from tests.story_fixtures import write_syndicated
 
 pytestmark = pytest.mark.runners
 
@@ -30,9 +33,17 @@ DIRECT_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2
 Report = dict[str, tuple[float, dict[str, int]]]
 
 
-def run_pipeline(output: Path, beam_args: list[str]) -> float:
+@pytest.fixture(scope="module")
+def story_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("story-pages")
+    write_syndicated(folder)
+    return folder
+
+
+def run_pipeline(output: Path, beam_args: list[str], extra_input: Path) -> float:
     """``python -m pipeline`` in a subprocess; returns its wall-clock seconds."""
-    argv = [sys.executable, "-m", "pipeline", "--input", INPUT, "--output", str(output), *beam_args]
+    argv = [sys.executable, "-m", "pipeline", "--input", INPUT, "--input", str(extra_input),
+            "--output", str(output), *beam_args]
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1800)
     seconds = time.monotonic() - started
@@ -58,9 +69,9 @@ def report(request: pytest.FixtureRequest) -> Iterator[Report]:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, report: Report) -> Tables:
+def baseline(tmp_path_factory: pytest.TempPathFactory, report: Report, story_pages: Path) -> Tables:
     out = tmp_path_factory.mktemp("direct")
-    seconds = run_pipeline(out, DIRECT_ARGS)
+    seconds = run_pipeline(out, DIRECT_ARGS, story_pages)
     tables = load_tables(out)
     report["direct"] = (seconds, row_counts(tables))
     return tables
@@ -77,8 +88,13 @@ def test_baseline_fills_every_table(baseline: Tables) -> None:
     assert {t: len(baseline.get(t, [])) > 0 for t in TABLES} == {t: True for t in TABLES}
 
 
+def test_baseline_has_a_story_of_several_articles(baseline: Tables) -> None:
+    """So that the runners are compared on clustering, not only on stories of one."""
+    assert max(len(row[1]) for row in baseline["stories"]) == 3
+
+
 @pytest.mark.parametrize("runner", ["prism", "flink-loopback", "flink-process"])
-def test_runner_matches_direct(runner: str, baseline: Tables, report: Report,
+def test_runner_matches_direct(runner: str, baseline: Tables, report: Report, story_pages: Path,
                                tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """flink-process: the TaskManager starts the SDK workers, which install the code
     shipped with --setup_file; flink-loopback: workers run in the submitting process."""
@@ -90,7 +106,7 @@ def test_runner_matches_direct(runner: str, baseline: Tables, report: Report,
             args.append(f"--setup_file={REPO / 'setup.py'}")
     else:
         args = prism_args()
-    seconds = run_pipeline(tmp_path, args)
+    seconds = run_pipeline(tmp_path, args, story_pages)
     tables = load_tables(tmp_path)
     report[runner] = (seconds, row_counts(tables))
     assert diff_tables(baseline, tables) == {}

@@ -11,10 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from evaluation.syndication import (add_credit_line, add_dateline, change_quotes,
-                                    cut_last_paragraph, insert_ad, page)
+from evaluation.syndication import add_credit_line, add_dateline, cut_last_paragraph
 from tests.conftest import REPO, read_table, run_pipeline
-from tests.story_fixtures import FERRY, HARBOR_FESTIVAL, LIBRARY, ORCHARD
+from tests.story_fixtures import FERRY, LIBRARY, ORCHARD, write_page, write_syndicated
 from transforms.similarity import minhash
 from transforms.similarity.components import UnionFind, components, representative_key
 from transforms.similarity.lsh import bucket_pairs, cluster
@@ -136,27 +135,12 @@ def test_representative_is_earliest_published_then_smallest_id():
 
 # -- the real pipeline -------------------------------------------------------
 
-def _write(folder, name, paras, site, published, title):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.html").write_text(
-        page(title, paras, site, name, published, random.Random(site)), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    rng = random.Random(5)
     inbox = tmp_path_factory.mktemp("inbox")
-    run1 = inbox / "run1"
-    d = dt.date
-    _write(run1, "ferry-original", FERRY, 0, d(2026, 4, 7), "Harbor board votes for electric ferries")
-    _write(run1, "ferry-copy1", cut_last_paragraph(add_dateline(FERRY, rng), rng), 1, d(2026, 4, 8),
-           "Electric ferries approved")
-    _write(run1, "ferry-copy2", change_quotes(insert_ad(add_credit_line(FERRY, rng), rng), rng), 2,
-           d(2026, 4, 7), "Ferry fleet to go electric by 2029")
-    _write(run1, "ferry-trap", FERRY[:2] + HARBOR_FESTIVAL, 3, d(2026, 4, 7), "Harbour festival moves")
-    _write(run1, "orchard", ORCHARD, 4, d(2026, 4, 9), "Frost destroys apple blossoms")
+    write_syndicated(inbox / "run1")
     out = tmp_path_factory.mktemp("out")
-    run_pipeline(out, run1, args=("--no_nlp",))
+    run_pipeline(out, inbox / "run1", args=("--no_nlp",))
     return inbox, out
 
 
@@ -213,9 +197,9 @@ def test_incremental_run_attaches_a_new_copy_to_the_stored_story(first_run, tmp_
     story = before["ferry-original"]["story_id"]
     run2 = inbox / "run2"
     # a copy published before every stored one: the stored id stays (stored rows are not rewritten)
-    _write(run2, "ferry-copy3", add_dateline(cut_last_paragraph(FERRY, rng), rng), 5,
+    write_page(run2, "ferry-copy3", add_dateline(cut_last_paragraph(FERRY, rng), rng), 5,
            dt.date(2026, 4, 6), "Ferries: board says yes")
-    _write(run2, "library", LIBRARY, 6, dt.date(2026, 4, 10), "Library to open all night")
+    write_page(run2, "library", LIBRARY, 6, dt.date(2026, 4, 10), "Library to open all night")
     run_pipeline(out, run2, args=("--no_nlp", "--incremental"))
     arts = _by_name(out)
     assert arts["ferry-copy3"]["story_id"] == story
