@@ -221,7 +221,10 @@ def test_streaming_windows_cluster_their_own_articles(tmp_path):
     from apache_beam.transforms.window import TimestampedValue
 
     from tests.test_streaming import PARTITION, _run_test_stream, _window_files
-    from transforms.stories import SIGNATURES, STORIES, ClusterStories, StoryOptions
+    import apache_beam as beam
+
+    from transforms.stories import (SIGNATURES, STORIES, STORY_IDS, AttachStoryIds, ClusterStories,
+                                    StoryOptions)
     from transforms.write import WindowedFiles, WriteTables
 
     rng = random.Random(2)
@@ -240,7 +243,10 @@ def test_streaming_windows_cluster_their_own_articles(tmp_path):
 
     def expand(articles):
         out = articles | ClusterStories(StoryOptions(PARAMS, 0.7))
-        {STORIES: out[STORIES], SIGNATURES: out[SIGNATURES]} | WriteTables(
+        with_ids = articles | AttachStoryIds(out[STORY_IDS])  # windowed: a join, no side input
+        {STORIES: out[STORIES], SIGNATURES: out[SIGNATURES], "articles": with_ids
+         | beam.Map(lambda a: {**a, "source": a["article_id"], "input_format": "html",
+                               "word_count": 1, "content_hash": a["article_id"]})} | WriteTables(
             str(tmp_path), None, WindowedFiles(PARTITION, "run1", str(tmp_path / "_tmp")))
 
     _run_test_stream(stream, expand)
@@ -248,4 +254,6 @@ def test_streaming_windows_cluster_their_own_articles(tmp_path):
     assert {w: sorted(tuple(r["articles"]) for r in rows) for w, rows in stories.items()} == {
         "19700101T000000Z": [("f2", "f1"), ("o1",)], "19700101T000010Z": [("f3",)]}
     assert {r["article_id"]: r["story_id"] for rows in _window_files(tmp_path, SIGNATURES).values()
+            for r in rows} == {"f1": "f2", "f2": "f2", "o1": "o1", "f3": "f3"}
+    assert {r["article_id"]: r["story_id"] for rows in _window_files(tmp_path, "articles").values()
             for r in rows} == {"f1": "f2", "f2": "f2", "o1": "o1", "f3": "f3"}

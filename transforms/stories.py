@@ -45,6 +45,7 @@ from typing import Any, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from schemas.layout import SIGNATURES, STORIES, table_glob
 from transforms.similarity import minhash
@@ -350,16 +351,35 @@ def _attach(article: dict, story_ids: dict) -> dict:
     return {**article, "story_id": story_ids.get(article["article_id"], article["article_id"])}
 
 
+def _attach_joined(joined):
+    """``(article_id, {"article": [...], "story": [...]})`` -> the article with its story."""
+    article_id, groups = joined
+    story = next(iter(groups["story"]), article_id)
+    for article in groups["article"]:
+        yield {**article, "story_id": story}
+
+
 class AttachStoryIds(beam.PTransform):
-    """Articles -> articles with ``story_id`` (``ClusterStories``'s ``story_ids``
-    as a side input: only articles with copies are in it)."""
+    """Articles -> articles with ``story_id`` (``ClusterStories``'s ``story_ids``:
+    only articles with copies are in it; the others are their own story).
+
+    Batch (global window): ``story_ids`` as a side input, so the articles are not
+    shuffled. Windowed (streaming): a join by ``article_id`` instead, so that no
+    article waits on a side input's window being declared complete (on Flink a
+    watch job wrote nothing while a side input held it back).
+    """
 
     def __init__(self, story_ids: beam.PCollection):
         super().__init__()
         self.story_ids = story_ids
 
     def expand(self, articles):
-        return articles | "StoryId" >> beam.Map(_attach, beam.pvalue.AsDict(self.story_ids))
+        if isinstance(articles.windowing.windowfn, GlobalWindows):
+            return articles | "StoryId" >> beam.Map(_attach, beam.pvalue.AsDict(self.story_ids))
+        return ({"article": articles | "ById" >> beam.WithKeys(lambda a: a["article_id"]),
+                 "story": self.story_ids}
+                | "JoinStoryIds" >> beam.CoGroupByKey()
+                | "StoryId" >> beam.FlatMap(_attach_joined))
 
 
 def story_options(opts) -> StoryOptions:
