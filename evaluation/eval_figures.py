@@ -50,6 +50,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -110,9 +111,12 @@ def load_money(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def extractor_predictions(nlp, texts: list[str]) -> list[list[dict]]:
-    """``extract_figures`` on one parse of each text (the extractor alone)."""
-    return [extract_figures(doc) for doc in nlp.pipe(texts)]
+def extractor_predictions(nlp, texts: list[str],
+                          sources: list[dict] | None = None) -> list[list[dict]]:
+    """``extract_figures`` on one parse of each text (the extractor alone), told each
+    text's source (its ``hostname``), as the pipeline tells it."""
+    sources = sources or [{}] * len(texts)
+    return [extract_figures(doc, src) for doc, src in zip(nlp.pipe(texts), sources)]
 
 
 def pipeline_predictions(texts: list[str], results: list[dict]) -> list[list[dict]]:
@@ -242,11 +246,12 @@ def _shared_sets(shared: Path, nlp, with_pipeline: bool, verbose: bool) -> dict:
     names = sorted(labels)
     page_texts = [labels[n][0] for n in names]
     money_texts = [r["text"] for r in money]
+    urls = _manifest_urls(pages_dir)
+    page_sources = [{"hostname": urlsplit(urls[n]).hostname} for n in names]
     runs = {"extractor": (extractor_predictions(nlp, money_texts),
-                          extractor_predictions(nlp, page_texts))}
+                          extractor_predictions(nlp, page_texts, page_sources))}
     result: dict = {}
     if with_pipeline:
-        urls = _manifest_urls(pages_dir)
         records = [{"text": t} for t in money_texts] + \
             [{"text": labels[n][0], "url": urls.get(n)} for n in names]
         results = run_records(records)

@@ -36,7 +36,7 @@ def clean_config(opts: NewsOptions) -> CleanConfig:
     """The clean stage's settings from the options; children fork from the
     zygote this launcher serves, if any."""
     return CleanConfig(opts.min_text_chars, opts.extract_timeout, opts.worker_max_rss_mb,
-                       zygote.address())
+                       zygote.address(), opts.language)
 
 
 def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:

