@@ -75,6 +75,7 @@ def records_run(tmp_path_factory):
     records = [{"text": t} for t in SHORT_ENGLISH] + [
         {"text": GERMAN},
         {"text": "The depot cost $12 million to build.", "language": "de"},
+        {"text": "Tickets cost $21.99 at the door.", "url": "https://www.northfieldherald.ca/a"},
     ]
     src = folder / "records.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -85,7 +86,7 @@ def records_run(tmp_path_factory):
 
 def test_short_english_records_are_annotated_end_to_end(records_run):
     src, out, summary = records_run
-    assert summary["errors"] == 0 and summary["articles"] == 6
+    assert summary["errors"] == 0 and summary["articles"] == 7
     rows = {int(a["source"].rsplit(":", 1)[1]): a for a in read_table(out, "articles")}
     for line in range(1, len(SHORT_ENGLISH) + 1):
         assert rows[line]["nlp_status"] == "ok" and rows[line]["language"] == "en", rows[line]
@@ -94,6 +95,8 @@ def test_short_english_records_are_annotated_end_to_end(records_run):
     figures = {(f["article_id"], f["value"], f["unit"]) for f in read_table(out, "figures")}
     assert (rows[1]["article_id"], 94000.0, "USD") in figures
     assert (rows[4]["article_id"], 48.2e6, "USD") in figures
+    assert rows[7]["hostname"] == "www.northfieldherald.ca"     # a bare "$" on a .ca host
+    assert (rows[7]["article_id"], 21.99, "CAD") in figures
 
 
 def test_language_option_declares_every_input(records_run, tmp_path):
