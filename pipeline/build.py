@@ -93,9 +93,12 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
             lambda a: {**a, "nlp_status": "disabled"})
     else:
         annotated = unique[ARTICLES] | "Annotate" >> annotate
+        # A batch run knows how many articles it annotates (an ETA); a windowed one does not.
+        total = (unique[ARTICLES] | "CountUnique" >> beam.combiners.Count.Globally()
+                 if staged else None)
         tables[ARTICLES] = annotated.articles | "AnnotateProgress" >> Progress(
             "annotated", "articles", opts.progress_seconds, progress_folder(staged, "annotate"),
-            total=unique[ARTICLES] | "CountUnique" >> beam.combiners.Count.Globally())
+            total=total)
         tables.update({t: annotated[t] for t in registry.TABLES})
         errors.append(annotated[ERRORS])
     tables[ARTICLES] = tables[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])

@@ -125,7 +125,10 @@ def check_values(opts: NewsOptions) -> None:
             raise UsageError(f"--extractors: unknown extractor {name!r}; {hint}")
     if not chosen and not opts.no_nlp:
         raise UsageError(f"--extractors is empty; known: {', '.join(known)} (or --no_nlp)")
-    for name in ("nlp_batch_size", "nlp_batch_chars", "nlp_chunk_chars", "max_document_bytes"):
+    if not 0 < opts.story_threshold <= 1:
+        raise UsageError(f"--story_threshold must be in (0, 1], got {opts.story_threshold}")
+    for name in ("nlp_batch_size", "nlp_batch_chars", "nlp_chunk_chars", "max_document_bytes",
+                 "story_shingle_words", "story_bands", "story_rows", "window_seconds"):
         if getattr(opts, name) <= 0:
             raise UsageError(f"--{name} must be positive, got {getattr(opts, name)}")
     for name in ("min_text_chars", "progress_seconds", "extract_timeout", "nlp_timeout",
