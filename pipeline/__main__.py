@@ -4,11 +4,24 @@ import os
 import sys
 
 
+def _help() -> int | None:
+    """``--help`` needs no Beam: it works in any Python, even one without the deps."""
+    if {"-h", "--help"} & set(sys.argv) and "--help_beam" not in sys.argv:
+        from pipeline.flags import product_help
+
+        print(product_help(), flush=True)
+        return 0
+    return None
+
+
 def _launch() -> int:
+    shown = _help()
+    if shown is not None:
+        return shown
     from transforms.sandbox import zygote
 
     try:
-        if "--no_zygote" not in sys.argv and not {"-h", "--help", "--help_beam"} & set(sys.argv):
+        if "--no_zygote" not in sys.argv and "--help_beam" not in sys.argv:
             # The zygote (transforms/sandbox/zygote.py) starts first, so its imports run
             # while this process imports Beam; pipeline.run hands it its preloads, or stops it.
             zygote.start_early(("trafilatura", "spacy", "transforms.formats.page",
@@ -19,6 +32,11 @@ def _launch() -> int:
         from pipeline.run import main
 
         return main()
+    except ModuleNotFoundError as exc:  # a Python without the pinned dependencies
+        print(f"error: {exc.name} is not installed in {sys.executable}; run ./run_local.sh "
+              f"once (it creates .venv), then use .venv/bin/python -m pipeline",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # before pipeline.run took over Ctrl-C
         print("interrupted; the published dataset is unchanged", file=sys.stderr)
         return 130

@@ -14,11 +14,9 @@ import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from pipeline.flags import PROG, USAGE, product_help
 from pipeline.options import NewsOptions
 
-PROG = "python -m pipeline"
-USAGE = (f"{PROG} --input PATH_OR_GLOB [--input ...] --output DIR [options] [Beam options]\n"
-         f"       {PROG} --watch DIR --output DIR --runner RUNNER [options]")
 
 
 class UsageError(Exception):
@@ -39,33 +37,6 @@ def full_parser(include_ours: bool = True) -> argparse.ArgumentParser:
     for cls in _option_classes(include_ours):
         cls._add_argparse_args(parser)  # noqa: SLF001 (Beam's own extension point)
     return parser
-
-
-class _Help(argparse.HelpFormatter):
-    """One line of help per option, with its default where it has one."""
-
-    def __init__(self, prog: str):
-        super().__init__(prog, width=100, max_help_position=34)
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default not in (None, argparse.SUPPRESS) and action.default is not False \
-                and "%(default)" not in text:
-            text += " [default: %(default)s]"
-        return text
-
-
-def product_help() -> str:
-    parser = argparse.ArgumentParser(
-        prog=PROG, usage=USAGE, add_help=False, formatter_class=_Help,
-        description="Raw news HTML, WARC and JSONL in; a Parquet dataset out (see README.md).",
-        epilog="Any Beam option works too (--runner, --direct_num_workers, --setup_file, ...): "
-               f"`{PROG} --help_beam` lists them. Exit codes: 0 done, 1 run failed (dataset "
-               "unchanged), 2 bad usage, 75 dataset locked by another run, 130 interrupted.")
-    parser.add_argument("-h", "--help", action="store_true", help="Show this help.")
-    parser.add_argument("--help_beam", action="store_true", help="List Beam's own options.")
-    NewsOptions._add_argparse_args(parser)  # noqa: SLF001
-    return parser.format_help()
 
 
 def beam_help() -> str:

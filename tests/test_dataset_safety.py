@@ -328,6 +328,17 @@ def test_help_lists_the_products_options_by_group_and_points_to_beams():
     assert "--incremental" not in beam.stdout
 
 
+def test_help_works_in_a_python_without_the_dependencies():
+    """``-S``: no site-packages, so no Beam; --help still lists the options, and a run
+    says in one line which Python lacks what."""
+    done = subprocess.run([sys.executable, "-S", "-m", "pipeline", "--help"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "--input" in done.stdout and "--incremental" in done.stdout
+    bare = subprocess.run([sys.executable, "-S", "-m", "pipeline", "--input", "x", "--output",
+                           "y"], cwd=REPO, capture_output=True, text=True)
+    assert bare.returncode == 2 and "is not installed in" in one_line(bare.stderr)
+
+
 def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(tmp_path, pages):
     out, big = _dataset_and_a_long_input(tmp_path, pages[0], 300)
     before = snapshot(out)
