@@ -31,9 +31,10 @@ def _option_classes(include_ours: bool = True) -> list[type]:
     return list(classes.values())
 
 
-def full_parser(include_ours: bool = True) -> argparse.ArgumentParser:
-    """A parser with every option Beam and this product declare."""
-    parser = _BeamArgumentParser(prog=PROG, allow_abbrev=False, add_help=False)
+def full_parser(include_ours: bool = True, kind: type = _BeamArgumentParser
+                ) -> argparse.ArgumentParser:
+    """A parser (of class ``kind``) with every option Beam and this product declare."""
+    parser = kind(prog=PROG, allow_abbrev=False, add_help=False)
     for cls in _option_classes(include_ours):
         cls._add_argparse_args(parser)  # noqa: SLF001 (Beam's own extension point)
     return parser
@@ -67,9 +68,7 @@ class _Quiet(_BeamArgumentParser):
 
 def parse(argv: list[str]) -> PipelineOptions:
     """Options from ``argv``; raises ``UsageError`` for any flag or value nobody knows."""
-    parser = _Quiet(prog=PROG, allow_abbrev=False, add_help=False)
-    for cls in _option_classes():
-        cls._add_argparse_args(parser)  # noqa: SLF001
+    parser = full_parser(kind=_Quiet)
     _, unknown = parser.parse_known_args(argv)
     if unknown:
         raise UsageError(_unknown_flag(unknown, _flag_names(parser)))

@@ -140,7 +140,7 @@ def _dispatch(options: PipelineOptions) -> int:
         from pipeline.streaming import run_streaming
         if opts.output:
             dataset.check_output(opts.output, incremental=True)
-        with _dataset_lock(opts, new_run_id(dt.datetime.now(dt.timezone.utc)), streaming=True):
+        with _dataset_lock(opts, new_run_id(dt.datetime.now(dt.timezone.utc))):
             with zygote.serve([]):  # its children start from scratch
                 return run_streaming(options)
     preflight(opts)
@@ -152,7 +152,7 @@ def _dispatch(options: PipelineOptions) -> int:
 
 
 @contextlib.contextmanager
-def _dataset_lock(opts: NewsOptions, run_id: str, streaming: bool = False):
+def _dataset_lock(opts: NewsOptions, run_id: str):
     """Hold the dataset: finish what killed runs left, mark it, then yield."""
     if not opts.output:
         yield

@@ -6,13 +6,13 @@ from collections import Counter
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.dataset import files_under
 from schemas.layout import row_count
 
 
 def _staged_files(staged: str, table: str) -> list[str]:
     """Every Parquet file a run staged for ``table``."""
-    found = FileSystems.match([FileSystems.join(staged, table, "**")])[0].metadata_list
-    return sorted(m.path for m in found if m.path.endswith(".parquet"))
+    return [f for f in files_under(FileSystems.join(staged, table)) if f.endswith(".parquet")]
 
 
 def _read_column(staged: str, table: str, columns: list[str]) -> list[dict]:
