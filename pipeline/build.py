@@ -86,8 +86,9 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     unique = articles | "Deduplicate" >> deduplicate
     clustered = unique[ARTICLES] | "Stories" >> (stories or ClusterStories(story_options(opts)))
     errors = [read[ERRORS], cleaned[ERRORS]]
-    tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
-              DUPLICATES: unique[DUPLICATES]}
+    tables = {DUPLICATES: unique[DUPLICATES]}
+    if "files" in read:  # the files read (a Kafka stream has none)
+        tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row), **tables}
     if annotate is None:
         tables[ARTICLES] = unique[ARTICLES] | "NlpDisabled" >> beam.Map(
             lambda a: {**a, "nlp_status": "disabled"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
@@ -74,6 +75,7 @@ def parse(argv: list[str]) -> PipelineOptions:
         raise UsageError(_unknown_flag(unknown, _flag_names(parser)))
     options = PipelineOptions(argv)
     check_values(options.view_as(NewsOptions))
+    check_kafka(options)
     return options
 
 
@@ -105,6 +107,54 @@ def check_values(opts: NewsOptions) -> None:
                  "max_nlp_chars", "worker_max_rss_mb", "wait_for_lock", "stop_after_seconds"):
         if getattr(opts, name) < 0:
             raise UsageError(f"--{name} must not be negative, got {getattr(opts, name)}")
+
+
+# Runners that run Beam's Kafka connector (a Java cross-language transform): a portable
+# job server (Flink's), Flink, Dataflow. The in-process ones (Direct, FnApi, Prism with
+# no Java environment here) cannot.
+KAFKA_RUNNERS = ("PortableRunner", "FlinkRunner", "DataflowRunner")
+_HOST_PORT = re.compile(r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def check_kafka(options: PipelineOptions) -> None:
+    """The Kafka input's options go together, with one input and a runner that can run it."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    opts = options.view_as(NewsOptions)
+    servers, topic = opts.kafka_bootstrap_servers, opts.kafka_topic
+    if not servers and not topic:
+        if opts.kafka_expansion_service:
+            raise UsageError("--kafka_expansion_service needs --kafka_topic and "
+                             "--kafka_bootstrap_servers")
+        return
+    if not servers:
+        raise UsageError("--kafka_topic needs --kafka_bootstrap_servers HOST:PORT")
+    if not topic:
+        raise UsageError("--kafka_bootstrap_servers needs --kafka_topic TOPIC")
+    for address in servers.split(","):
+        match = _HOST_PORT.match(address.strip())
+        if not match or not 0 < int(match[1]) < 65536:
+            raise UsageError(f"--kafka_bootstrap_servers: {address!r} is not HOST:PORT")
+    if opts.kafka_expansion_service and not _HOST_PORT.match(opts.kafka_expansion_service):
+        raise UsageError(f"--kafka_expansion_service: {opts.kafka_expansion_service!r} "
+                         f"is not HOST:PORT")
+    if not _TOPIC.match(topic) or topic in (".", ".."):
+        raise UsageError(f"--kafka_topic: {topic!r} is not a Kafka topic name "
+                         f"(letters, digits, '.', '_', '-'; at most 249)")
+    if opts.watch or opts.input:
+        raise UsageError(f"--kafka_topic and {'--watch' if opts.watch else '--input'} are "
+                         f"two inputs; a run reads one")
+    runner = options.view_as(StandardOptions).runner
+    name = (runner or "").rsplit(".", 1)[-1]
+    if name not in KAFKA_RUNNERS:
+        shown = f"--runner={runner}" if runner else "the in-process runner (no --runner)"
+        raise UsageError(f"--kafka_topic: {shown} cannot run Beam's Kafka connector (a Java "
+                         f"cross-language transform); use a Flink job server "
+                         f"(--runner=PortableRunner --job_endpoint=HOST:PORT, see "
+                         f"scripts/flink.sh args) or --runner=DataflowRunner")
+    if not opts.output:
+        raise UsageError(f"--kafka_topic needs --output DIR; usage: {USAGE.splitlines()[-1].strip()}")
 
 
 def check_model(opts: NewsOptions) -> None:

@@ -9,7 +9,11 @@ import argparse
 
 PROG = "python -m pipeline"
 USAGE = (f"{PROG} --input PATH_OR_GLOB [--input ...] --output DIR [options] [Beam options]\n"
-         f"       {PROG} --watch DIR --output DIR --runner RUNNER [options]")
+         f"       {PROG} --watch DIR --output DIR --runner RUNNER [options]\n"
+         f"       {PROG} --kafka_bootstrap_servers HOST:PORT --kafka_topic TOPIC --output DIR "
+         f"--runner RUNNER [options]")
+# The consumer group a Kafka stream commits its offsets for, when none is given.
+DEFAULT_KAFKA_GROUP = "news-pipeline"
 
 
 def add_product_options(parser) -> None:
@@ -116,6 +120,28 @@ def _streaming(group) -> None:
              "the job, dropping unfinished windows).")
 
 
+def _kafka(group) -> None:
+    """The Kafka input of the streaming shape (transforms/kafka.py)."""
+    group.add_argument(
+        "--kafka_bootstrap_servers", default=None, metavar="HOST:PORT[,HOST:PORT]",
+        help="Streaming from Kafka: the brokers to bootstrap from. Needs --kafka_topic and a "
+             "runner that runs Beam's Kafka connector (Flink job server, Dataflow).")
+    group.add_argument(
+        "--kafka_topic", default=None,
+        help="Streaming from Kafka: the topic of pages (message value: raw HTML bytes, or a "
+             "JSON object with html/text and optional url, title, published, like a JSONL "
+             "line); windows are written as with --watch.")
+    group.add_argument(
+        "--kafka_group_id", default=DEFAULT_KAFKA_GROUP,
+        help="Streaming from Kafka: the consumer group whose offsets the pipeline commits "
+             "once the windows holding those messages are written, and resumes from.")
+    group.add_argument(
+        "--kafka_expansion_service", default=None, metavar="HOST:PORT",
+        help="Streaming from Kafka: the Java expansion service that expands Beam's Kafka "
+             "connector (`scripts/flink.sh expansion` prints the local one; default: Beam's "
+             "own, which downloads the io expansion-service jar).")
+
+
 def _stories(group) -> None:
     """Near-duplicate articles clustered into stories by MinHash LSH (transforms/stories.py)."""
     group.add_argument(
@@ -148,7 +174,8 @@ def _run(group) -> None:
 
 
 _GROUPS = (("inputs", _inputs), ("output", _output), ("NLP", _nlp),
-           ("limits (hostile input)", _limits), ("streaming", _streaming), ("stories", _stories),
+           ("limits (hostile input)", _limits), ("streaming", _streaming),
+           ("streaming from Kafka", _kafka), ("stories", _stories),
            ("running", _run))
 
 

@@ -136,10 +136,12 @@ def _main(argv: list[str], interrupts: Interrupts) -> int:
 
 def _dispatch(options: PipelineOptions) -> int:
     opts = options.view_as(NewsOptions)
-    if opts.watch:  # streaming watch mode: its own assembly and lifecycle
+    if opts.watch or opts.kafka_topic:  # streaming: its own assembly and lifecycle
         from pipeline.streaming import run_streaming
         if opts.output:
             dataset.check_output(opts.output, incremental=True)
+        if opts.kafka_topic:
+            _check_kafka_reachable(opts)
         with _dataset_lock(opts, new_run_id(dt.datetime.now(dt.timezone.utc))):
             with zygote.serve([]):  # its children start from scratch
                 return run_streaming(options)
@@ -149,6 +151,16 @@ def _dispatch(options: PipelineOptions) -> int:
     with _dataset_lock(opts, run_id):
         with zygote.serve(zygote_preloads(options)):
             return _run_batch(options, opts, run_id, started_at)
+
+
+def _check_kafka_reachable(opts: NewsOptions) -> None:
+    """The brokers answer and the topic exists, before the dataset is touched."""
+    from transforms.kafka import KafkaUnavailable, start_offsets
+
+    try:
+        start_offsets(opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id)
+    except KafkaUnavailable as exc:
+        raise cli.UsageError(f"--kafka_topic: {exc}") from None
 
 
 @contextlib.contextmanager

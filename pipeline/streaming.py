@@ -21,6 +21,7 @@ SIGTERM cancel it; unfinished windows are dropped, never half-written) or, with
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import signal
@@ -45,6 +46,9 @@ from pipeline.publish import write_record
 from schemas.layout import (ARTICLES, DUPLICATES, new_run_id, partition, row_count, run_glob,
                             streaming_temp_dir)
 from transforms.dedupe import Deduplicate, pick_original
+from transforms.kafka import (ACCOUNTED, ACCOUNTING_TABLES, CommitWrittenOffsets,
+                              KafkaUnavailable, ReadKafkaDocuments, known_sources,
+                              start_offsets)
 from transforms.read import ReadDocuments, expand_input
 from transforms.write import WindowedFiles, WriteTables
 
@@ -149,14 +153,50 @@ class DeduplicateAcrossWindows(beam.PTransform):
                 DUPLICATES: tagged[DUPLICATES] | "RewindowDuplicates" >> beam.WindowInto(windows)}
 
 
-def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions) -> dict[str, beam.PCollection]:
+def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions,
+                           kafka: KafkaStart | None = None) -> dict[str, beam.PCollection]:
     """Every output table as a windowed PCollection of rows: the stages of
-    ``pipeline.build.build_tables``, fed by the watch, deduplicated across windows."""
-    watch = WatchFiles(opts.watch, opts.poll_seconds, opts.window_seconds,
-                       opts.stop_after_seconds or None)
-    read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch, balance=False)
+    ``pipeline.build.build_tables``, fed by the watch (or the Kafka topic, ``kafka``:
+    where the run starts), deduplicated across windows. A Kafka read's offsets of
+    messages already in the dataset are in ``kafka.accounted`` once built."""
+    if kafka is None:
+        watch = WatchFiles(opts.watch, opts.poll_seconds, opts.window_seconds,
+                           opts.stop_after_seconds or None)
+        read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch,
+                                           balance=False)
+    else:
+        read = p | "Read" >> ReadKafkaDocuments(
+            opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id,
+            opts.kafka_expansion_service, opts.window_seconds, opts.max_document_bytes,
+            kafka.known)
+        kafka.accounted = read[ACCOUNTED]
     return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds),
                              balance=False)
+
+
+@dataclasses.dataclass
+class KafkaStart:
+    """Where a Kafka run starts: per partition, the first offset it reads (the group's
+    committed offset), and the messages from there on that the dataset already holds."""
+
+    start: dict[str, int]
+    known: frozenset[str]
+    accounted: beam.PCollection | None = None
+
+
+def kafka_start(opts: NewsOptions) -> KafkaStart:
+    """Ask the brokers where the group stands, and the dataset what it already holds."""
+    import pyarrow.parquet as pq
+
+    from pipeline.dataset import table_files
+
+    start = start_offsets(opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id)
+    sources: list[str] = []
+    for table in ACCOUNTING_TABLES:
+        for path in (table_files(opts.output, table) if FileSystems.exists(opts.output) else []):
+            with FileSystems.open(path) as f:
+                sources += pq.read_table(f, columns=["source"]).column("source").to_pylist()
+    return KafkaStart(start, known_sources(sources, opts.kafka_topic, start))
 
 
 def run_files(output: str, table: str, run_id: str) -> list[str]:
@@ -203,7 +243,7 @@ def _wait(result) -> str:
 
 
 def run_streaming(options: PipelineOptions) -> int:
-    """Launch the watch pipeline and block until it stops; 0 when it ended cleanly."""
+    """Launch the watch (or Kafka) pipeline and block until it stops; 0 when it ended cleanly."""
     opts = options.view_as(NewsOptions)
     standard = options.view_as(StandardOptions)
     if not opts.output:
@@ -215,7 +255,14 @@ def run_streaming(options: PipelineOptions) -> int:
               "--prism_location=PATH, or a Flink job server (--runner=PortableRunner)",
               file=sys.stderr)
         return 2
-    if not FileSystems.exists(opts.watch):
+    kafka = None
+    if opts.kafka_topic:
+        try:
+            kafka = kafka_start(opts)
+        except KafkaUnavailable as exc:
+            print(f"error: --kafka_topic: {exc}", file=sys.stderr)
+            return 2
+    elif not FileSystems.exists(opts.watch):
         print(f"error: --watch directory {opts.watch} does not exist", file=sys.stderr)
         return 2
     resolve_model(opts)
@@ -227,15 +274,36 @@ def run_streaming(options: PipelineOptions) -> int:
     windowed = WindowedFiles(partition(launched.date()), run_id, temp)
 
     p = beam.Pipeline(options=options)
-    tables = build_streaming_tables(p, opts)
-    tables | "Write" >> WriteTables(opts.output, None, windowed)
-    print(f"streaming run {run_id}: watching {opts.watch}, {opts.window_seconds}s windows",
+    tables = build_streaming_tables(p, opts, kafka)
+    written = tables | "Write" >> WriteTables(opts.output, None, windowed)
+    if kafka is None:
+        what = f"watching {opts.watch}"
+    else:
+        (written, kafka.accounted) | "CommitOffsets" >> CommitWrittenOffsets(
+            opts.output, opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id,
+            kafka.start)
+        what = (f"reading kafka://{opts.kafka_topic} (group {opts.kafka_group_id}, from "
+                f"{', '.join(f'{k}@{v}' for k, v in sorted(kafka.start.items()))}; "
+                f"{len(kafka.known)} of those already written)")
+    print(f"streaming run {run_id}: {what}, {opts.window_seconds}s windows",
           file=sys.stderr, flush=True)
     started = time.monotonic()
     state = _wait(p.run())
     if FileSystems.exists(temp):  # files of unfinished windows; complete ones were moved out
         FileSystems.delete([temp])
     summary = _summary(opts.output, list(tables), run_id, str(state), time.monotonic() - started)
+    if kafka is not None:
+        summary["kafka"] = {"topic": opts.kafka_topic, "group": opts.kafka_group_id,
+                            "started_at": kafka.start, "already_written": len(kafka.known),
+                            "committed": _committed(opts)}
     write_record(opts.output, summary)  # _runs/<run_id>.json and _run.json
     print(json.dumps(summary))
     return 0 if state in (PipelineState.DONE, PipelineState.CANCELLED) else 1
+
+
+def _committed(opts: NewsOptions) -> dict[str, int] | str:
+    """The group's committed offsets now (what a restart resumes from)."""
+    try:
+        return start_offsets(opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id)
+    except KafkaUnavailable as exc:
+        return str(exc)

@@ -8,6 +8,7 @@
 #   scripts/flink.sh stop    # stop everything this script started
 #   scripts/flink.sh status  # exit 0 and print JOB_ENDPOINT=... when all processes are up
 #   scripts/flink.sh args [loopback|process]   # Beam pipeline args for the running job server
+#   scripts/flink.sh expansion  # HOST:PORT of the Java expansion service for Beam's Kafka connector
 #   scripts/flink.sh acquire PID / release PID  # shared use (tests): start unless running and
 #                            # hold a lease for process PID; the last live lease's release stops it
 # A plain `start` holds a lease that only `stop` drops. fetch/start/stop/acquire/release are
@@ -41,6 +42,15 @@ BEAM_PY_VERSION="$("$PY" -c 'import importlib.metadata as m; print(m.version("ap
 OFFICIAL_FLINK_MINOR=1.20 OFFICIAL_FLINK_VERSION=1.20.5
 # Assembled fallback: newest fully served beam-runners-flink artifact and its Flink minor.
 ASSEMBLED_BEAM_VERSION=2.62.0 ASSEMBLED_FLINK_MINOR=1.19 ASSEMBLED_FLINK_VERSION=1.19.3
+# Beam's Kafka connector (KafkaIO) shaded into the assembled job server, so that its expansion
+# service (`expansion` below) expands ReadFromKafka and Flink's JVMs run it. kafka-clients is a
+# "provided" dependency of beam-sdks-java-io-kafka: pinned here. The Confluent schema-registry
+# modules it lists (io.confluent:*) are not served by Maven Central and are left out (KafkaIO
+# needs them only for Confluent-Avro deserializers). The Java SDK harness runs those transforms
+# inside the TaskManager (EMBEDDED environment); jamm is a "provided" dependency of it.
+# Changing these rebuilds the jar.
+KAFKA_IO_VERSION=$ASSEMBLED_BEAM_VERSION KAFKA_CLIENTS_VERSION=3.9.1 JAMM_VERSION=0.4.0
+JOBSERVER_EXTRAS="beam-sdks-java-io-kafka-$KAFKA_IO_VERSION+kafka-clients-$KAFKA_CLIENTS_VERSION+harness+jamm-$JAMM_VERSION"
 MVN=(mvn -B -q "-Dmaven.repo.local=$M2")
 
 log() { echo "[flink.sh] $*" >&2; }
@@ -84,6 +94,11 @@ fetch_assembled() {  # $1 = output jar: shade beam-runners-flink-<minor> + deps 
  <dependencies>
   <dependency><groupId>org.apache.beam</groupId><artifactId>beam-runners-flink-$ASSEMBLED_FLINK_MINOR</artifactId><version>$ASSEMBLED_BEAM_VERSION</version></dependency>
   <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-jdk14</artifactId><version>1.7.30</version></dependency>
+  <dependency><groupId>org.apache.beam</groupId><artifactId>beam-sdks-java-io-kafka</artifactId><version>$KAFKA_IO_VERSION</version>
+   <exclusions><exclusion><groupId>io.confluent</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>
+  <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId><version>$KAFKA_CLIENTS_VERSION</version></dependency>
+  <dependency><groupId>org.apache.beam</groupId><artifactId>beam-sdks-java-harness</artifactId><version>$ASSEMBLED_BEAM_VERSION</version></dependency>
+  <dependency><groupId>com.github.jbellis</groupId><artifactId>jamm</artifactId><version>$JAMM_VERSION</version></dependency>
  </dependencies>
  <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-shade-plugin</artifactId><version>3.5.1</version>
   <executions><execution><phase>package</phase><goals><goal>shade</goal></goals><configuration>
@@ -125,7 +140,8 @@ fetch() {
   if [[ -f "$CACHE/jobserver.env" ]]; then
     # shellcheck disable=SC1091
     . "$CACHE/jobserver.env"
-    if [[ -f "$JOBSERVER_JAR" && ( "$choice" == auto || "$choice" == "$JOBSERVER_KIND" ) ]]; then
+    if [[ -f "$JOBSERVER_JAR" && ( "$choice" == auto || "$choice" == "$JOBSERVER_KIND" )
+          && "${JOBSERVER_BUILT_WITH:-}" == "$JOBSERVER_EXTRAS" ]]; then
       fetch_flink_dist "$FLINK_VERSION"; fetch_boot; log "cached: $JOBSERVER_JAR"; return 0
     fi
   fi
@@ -141,7 +157,8 @@ fetch() {
   fi
   fetch_flink_dist "$flink_version"
   fetch_boot
-  printf 'JOBSERVER_KIND=%s\nJOBSERVER_JAR=%q\nFLINK_VERSION=%s\n' "$kind" "$jar" "$flink_version" > "$CACHE/jobserver.env"
+  printf 'JOBSERVER_KIND=%s\nJOBSERVER_JAR=%q\nFLINK_VERSION=%s\nJOBSERVER_BUILT_WITH=%s\n' \
+    "$kind" "$jar" "$flink_version" "$JOBSERVER_EXTRAS" > "$CACHE/jobserver.env"
   log "fetched ($kind job server, Flink $flink_version) in $((SECONDS - start))s"
 }
 
@@ -212,6 +229,9 @@ taskmanager.memory.network.max: 1g
 # Each blocking (sort-shuffle) result partition reserves this many 32 KiB buffers (default 512);
 # Beam's plans have dozens of such partitions in flight at once.
 taskmanager.network.sort-shuffle.min-buffers: 64
+# Direct memory beyond Flink's own: Beam's Fn API (gRPC/netty) buffers whole elements off-heap,
+# and a Kafka stream can carry a 50 MB page (it becomes an errors row, TooLarge).
+taskmanager.memory.task.off-heap.size: 512m
 parallelism.default: 2
 rest.address: localhost
 rest.bind-address: localhost
@@ -239,6 +259,7 @@ resource_params() {  # $1 = GET_JM_RESOURCE_PARAMS|GET_TM_RESOURCE_PARAMS -> "jv
 
 rest_ready() { curl -sf "http://localhost:$REST_PORT/overview" | grep -q "\"taskmanagers\":[1-9]"; }
 jobserver_ready() { grep -q "JobService started" "$RUN/logs/jobserver.out" && ! port_free "$JOB_PORT"; }
+expansion_ready() { ! port_free "$KAFKA_EXPANSION_PORT"; }
 
 start() {  # $1 = lease name (default: manual)
   if status >/dev/null 2>&1; then
@@ -254,6 +275,7 @@ start() {  # $1 = lease name (default: manual)
   port_free "$REST_PORT" || REST_PORT=$(free_port)
   RPC_PORT=$(free_port) BLOB_PORT=$(free_port)
   JOB_PORT=$(free_port) ARTIFACT_PORT=$(free_port) EXPANSION_PORT=$(free_port)
+  KAFKA_EXPANSION_PORT=$(free_port)
   rm -rf "$RUN" && write_conf
   local t0=$SECONDS j17 master
   j17=$(java17_opts)
@@ -281,6 +303,14 @@ start() {  # $1 = lease name (default: manual)
   launch jobserver java $j17 -jar "$JOBSERVER_JAR" "--flink-master=$master" \
     --job-host=localhost "--artifacts-dir=$RUN/artifacts" "--job-port=$JOB_PORT" "--artifact-port=$ARTIFACT_PORT" "--expansion-port=$EXPANSION_PORT"
   wait_for 90 "Beam job server (:$JOB_PORT)" jobserver_ready || { stop; die "job server did not start; see $RUN/logs"; }
+  # Java expansion service for cross-language transforms (Beam's Kafka connector), from the
+  # same jar. Its transforms run in the TaskManager's JVM (EMBEDDED Java environment: the
+  # jar, shipped with each job, holds KafkaIO and the Java SDK harness), and KafkaIO reads
+  # through the primitive Read that Flink's runner translates natively (use_deprecated_read).
+  launch expansion java $j17 -cp "$JOBSERVER_JAR" org.apache.beam.sdk.expansion.service.ExpansionService \
+    "$KAFKA_EXPANSION_PORT" --defaultEnvironmentType=EMBEDDED --experiments=use_deprecated_read
+  wait_for 90 "Java expansion service (:$KAFKA_EXPANSION_PORT)" expansion_ready \
+    || { stop; die "expansion service did not start; see $RUN/logs/expansion.out"; }
   cat > "$RUN/ports.env" <<EOF
 MODE=$MODE
 JOBSERVER_KIND=$JOBSERVER_KIND
@@ -290,6 +320,7 @@ REST_PORT=$REST_PORT
 JOB_PORT=$JOB_PORT
 ARTIFACT_PORT=$ARTIFACT_PORT
 EXPANSION_PORT=$EXPANSION_PORT
+KAFKA_EXPANSION_PORT=$KAFKA_EXPANSION_PORT
 EOF
   mkdir -p "$RUN/leases" && touch "$RUN/leases/${1:-manual}"
   log "started in $((SECONDS - t0))s (mode=$MODE, Flink $FLINK_VERSION, $JOBSERVER_KIND job server)"
@@ -298,7 +329,7 @@ EOF
 
 stop() {
   local name pid t0
-  for name in jobserver taskmanager jobmanager; do
+  for name in expansion jobserver taskmanager jobmanager; do
     [[ -f "$RUN/$name.pid" ]] || continue
     pid=$(cat "$RUN/$name.pid")
     if kill -0 "$pid" 2>/dev/null; then
@@ -340,7 +371,7 @@ status() {
   [[ -f "$RUN/ports.env" ]] || { echo "not running"; return 1; }
   # shellcheck disable=SC1091
   . "$RUN/ports.env"
-  local ok=0 name names=(jobserver)
+  local ok=0 name names=(jobserver expansion)
   [[ "$MODE" == session ]] && names+=(jobmanager taskmanager)
   for name in "${names[@]}"; do
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: DOWN"; ok=1; fi
@@ -367,6 +398,13 @@ args() {  # Beam pipeline options for the running job server
   esac
 }
 
+expansion() {
+  status >/dev/null || die "not running (scripts/flink.sh start)"
+  # shellcheck disable=SC1091
+  . "$RUN/ports.env"
+  echo "localhost:$KAFKA_EXPANSION_PORT"
+}
+
 case "${1:-}" in
   fetch) with_lock; fetch ;;
   start) with_lock; start ;;
@@ -375,6 +413,7 @@ case "${1:-}" in
   release) with_lock; release "${2:-}" ;;
   status) status ;;
   args) shift; args "$@" ;;
-  *) echo "usage: $0 {fetch|start|stop|status|args [loopback|process]|acquire PID|release PID}" >&2
+  expansion) expansion ;;
+  *) echo "usage: $0 {fetch|start|stop|status|args [loopback|process]|expansion|acquire PID|release PID}" >&2
      exit 64 ;;
 esac

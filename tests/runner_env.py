@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -88,3 +89,46 @@ def flink_cluster() -> Iterator[None]:
         _RELEASE_REGISTERED.append(holder)
         atexit.register(_release, holder)
     yield
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill what is left of a job we started (its process group: Python, Prism, workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def flink_expansion_service() -> str:
+    """HOST:PORT of the running cluster's Java expansion service (Beam's Kafka connector)."""
+    return _script(SCRIPTS / "flink.sh", "expansion", timeout=60).strip().splitlines()[-1]
+
+
+def cancel_flink_jobs() -> list[str]:
+    """Cancel every running job of the session cluster (REST); returns their ids."""
+    cancelled = []
+    for job in flink_jobs():
+        if job["state"] in ("RUNNING", "CREATED", "RESTARTING"):
+            url = f"http://localhost:{flink_rest_port()}/jobs/{job['jid']}?mode=cancel"
+            urllib.request.urlopen(urllib.request.Request(url, method="PATCH"), timeout=30)
+            cancelled.append(job["jid"])
+    return cancelled
+
+
+@contextlib.contextmanager
+def kafka_broker() -> Iterator[str]:
+    """A real single-node Kafka broker (KRaft) on loopback from scripts/kafka.sh; yields
+    HOST:PORT and stops it afterwards (it also stops by itself, see the script)."""
+    require_tools("java", "mvn")
+    out = _script(SCRIPTS / "kafka.sh", "start", timeout=900)
+    try:
+        yield out.strip().splitlines()[-1].split("=", 1)[1]
+    finally:
+        subprocess.run([str(SCRIPTS / "kafka.sh"), "stop"], cwd=REPO, capture_output=True,
+                       timeout=120)
+
+
+def kafka_topic(name: str, partitions: int = 2) -> str:
+    _script(SCRIPTS / "kafka.sh", "topic", name, str(partitions), timeout=120)
+    return name

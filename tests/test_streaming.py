@@ -24,6 +24,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
 from pipeline.streaming import DeduplicateAcrossWindows, is_hidden
 from tests.conftest import REPO, SAMPLES, read_table
+from tests.runner_env import kill_group
 from transforms.write import WindowedFiles, WriteTables
 
 PARTITION = "ingest_date=2026-03-20"
@@ -163,15 +164,6 @@ class _Watcher(threading.Thread):
                         self.unreadable.append(f"{path}: {exc!r}")
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    """Kill what is left of a job we started (its process group: Python, Prism)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def _drop(files: dict[str, Path], watch: Path, stage: Path) -> list[str]:
     """Copy each file elsewhere, then rename it into the watched folder (atomic)."""
     dropped = []
@@ -254,7 +246,7 @@ def test_watch_mode_picks_up_files_dropped_while_it_runs(runner, tmp_path: Path)
         proc.send_signal(signal.SIGTERM)  # cancel, as an operator would
         code = proc.wait(timeout=120)
     finally:
-        _stop_group(proc)
+        kill_group(proc)
         watcher.stop.set()
         watcher.join()
     assert code == 0, log.read_text()[-3000:]
@@ -315,7 +307,7 @@ def test_watch_mode_drains_and_exits_after_stop_after_seconds(runner, tmp_path: 
     try:
         stdout, stderr = proc.communicate(timeout=900)
     finally:
-        _stop_group(proc)
+        kill_group(proc)
     seconds = time.monotonic() - started
     assert proc.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout.strip().splitlines()[-1])

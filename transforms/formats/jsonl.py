@@ -25,7 +25,9 @@ def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None, i
         yield number, None, size
 
 
-def _jsonl_document(source: str, line: bytes) -> dict:
+def json_document(source: str, line: bytes) -> dict:
+    """One JSON object carrying ``html`` or ``text`` (a JSONL line, a Kafka message) as a
+    document; ``BadRecord`` when it is none."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError) as exc:
@@ -62,7 +64,7 @@ def iter_jsonl(path: str, stream: IO[bytes], limit: int) -> Iterator[dict]:
                 if line is None:
                     raise TooLarge(f"line of {size:,} bytes, larger than the {limit:,}-byte "
                                    f"cap (--max_document_bytes)")
-                yield _jsonl_document(source, line)
+                yield json_document(source, line)
             except Exception as exc:
                 yield {"error": error_row(source, STAGE, exc)}
     except GZIP_ERRORS as exc:
