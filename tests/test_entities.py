@@ -267,6 +267,74 @@ LABEL_CASES = {
         {"HALDEN": "ORG", "Halden": "GPE", "Patrick Dunn": "PERSON", "Ore.": "GPE"},
         {("HALDEN", "Halden", "GPE"), ("Halden", "Halden", "GPE"), ("Ore.", "Ore", "GPE"),
          ("Patrick Dunn", "Patrick Dunn", "PERSON")}),
+    # a role noun before a name the model tagged ORG; an organisation's noun before one
+    # it tagged PERSON
+    "host_before_name_is_a_person": (
+        "It linked the case to Fox News host Dana Quill’s remarks.",
+        {"Fox News": "ORG", "Dana Quill’s": "ORG"},
+        {("Fox News", "Fox News", "ORG"), ("Dana Quill", "Dana Quill", "PERSON")}),
+    "newspaper_before_name_is_an_org": (
+        "The revelations came from the newspaper Dagens Blad on Monday.",
+        {"Dagens Blad": "PERSON"}, {("Dagens Blad", "Dagens Blad", "ORG")}),
+    "club_named_after_a_city_is_an_org": (
+        "He was sacked by Leeds United in May.",
+        {"Leeds United": "PERSON"}, {("Leeds United", "Leeds United", "ORG")}),
+    "strip_named_after_a_city_stays_a_gpe": (
+        "Aid reached the Gaza Strip on Monday.",
+        {"Gaza Strip": "GPE"}, {("Gaza Strip", "Gaza Strip", "GPE")}),
+    "word_the_article_writes_in_lower_case_is_no_name": (
+        "The new Search box changes things. Your search results stay the same.",
+        {"Search": "ORG"}, set()),
+    # a "GPE" no gazetteer knows, treated as an organisation
+    "unknown_place_listed_with_orgs_is_an_org": (
+        "It made acquisitions, including Marvel Entertainment, Zentara and BamTech.",
+        {"Marvel Entertainment": "ORG", "Zentara": "GPE", "BamTech": "ORG"},
+        {("Marvel Entertainment", "Marvel Entertainment", "ORG"),
+         ("Zentara", "Zentara", "ORG"), ("BamTech", "BamTech", "ORG")}),
+    "unknown_place_as_a_medium_is_an_org": (
+        "They spent the weekend watching the show on Streamly.",
+        {"Streamly": "GPE"}, {("Streamly", "Streamly", "ORG")}),
+    "unknown_place_before_a_role_is_the_employer": (
+        "In a report, Quarrier analyst Tom Hale said the margin fell.",
+        {"Quarrier": "GPE", "Tom Hale": "PERSON"},
+        {("Quarrier", "Quarrier", "ORG"), ("Tom Hale", "Tom Hale", "PERSON")}),
+    # acronyms defined in brackets
+    "acronym_leaves_out_a_leading_qualifier": (
+        "Leeds Regional Flood Centre (RFC) staff met. The RFC said rain would come.",
+        {"Leeds Regional Flood Centre": "ORG", "RFC": "ORG"},
+        {("Leeds Regional Flood Centre", "Leeds Regional Flood Centre", "ORG"),
+         ("RFC", "Leeds Regional Flood Centre", "ORG")}),
+    "acronym_long_form_cut_by_the_model": (
+        "The Kent County Audit Office (KCAO) is investigating. The KCAO declined to comment.",
+        {"Kent County": "GPE", "KCAO": "ORG"},
+        {("Kent County Audit Office", "Kent County Audit Office", "ORG"),
+         ("KCAO", "Kent County Audit Office", "ORG")}),
+    "acronym_before_its_long_form": (
+        "She heads Kora (Kent Office for Research and Analysis), a think tank.",
+        {"Kora (Kent Office for Research and Analysis": "ORG"},
+        {("Kora", "Kent Office for Research and Analysis", "ORG"),
+         ("Kent Office for Research and Analysis", "Kent Office for Research and Analysis",
+          "ORG")}),
+    "role_before_a_name_tagged_org_links_its_surname": (
+        "He shoved quarterback Mason Reid to the ground. Reid should be disciplined.",
+        {"Mason Reid": "ORG", "Reid": "PERSON"},
+        {("Mason Reid", "Mason Reid", "PERSON"), ("Reid", "Mason Reid", "PERSON")}),
+    "team_and_position_code_before_a_name_split_off": (
+        "Ravens DL Cole Baxter, however, decided to weigh in.",
+        {"Ravens DL Cole Baxter": "PERSON"},
+        {("Ravens", "Ravens", "ORG"), ("Cole Baxter", "Cole Baxter", "PERSON")}),
+    "one_word_person_listed_with_an_org_is_an_org": (
+        "The Ravens and Hornets were in the news for a different reason.",
+        {"Ravens": "ORG", "Hornets": "PERSON"},
+        {("Ravens", "Ravens", "ORG"), ("Hornets", "Hornets", "ORG")}),
+    "demonym_is_no_person_nor_place": (
+        "The average Montanan views the plan as toxic, Dana Quill said.",
+        {"Montanan": "PERSON", "Dana Quill": "PERSON"},
+        {("Montanan", "Montanan", "NORP"), ("Dana Quill", "Dana Quill", "PERSON")}),
+    "two_spellings_of_a_city_are_one_city": (
+        "Kiev is far away. Protests spread in Kyiv and Lviv.",
+        {"Kiev": "PERSON", "Kyiv": "GPE", "Lviv": "GPE"},
+        {("Kiev", "Kyiv", "GPE"), ("Kyiv", "Kyiv", "GPE"), ("Lviv", "Lviv", "GPE")}),
     # an organisation named again by the first words of its full name
     "org_short_form_links_to_long_form": (
         "Vantor Group Corp cut 300 jobs. Vantor agreed to inject $2 billion.",
@@ -297,3 +365,13 @@ def test_gazetteer_alternate_names_are_spellings_not_jokes():
     # GeoNames lists these as alternate names of Topeka, Casablanca, Hamm, Trondheim
     assert not any(is_place(n) for n in ("Google", "White House", "Hamas", "TRD"))
     assert is_town("Hermanus") and not is_place("Hermanus")
+
+
+def test_first_name_before_a_lone_surname_makes_the_full_name(nlp):
+    text = "Rumours say Zelensky may fire Oleksandr Halyk soon. Halyk had blocked reforms."
+    doc = nlp(text)
+    at = text.rindex("Halyk")
+    doc.ents = [doc.char_span(at, at + len("Halyk"), label="PERSON")]
+    got = {(m.text, m.name, m.label) for m in link_entities(doc)}
+    assert got == {("Oleksandr Halyk", "Oleksandr Halyk", "PERSON"),
+                   ("Halyk", "Oleksandr Halyk", "PERSON")}

@@ -25,7 +25,17 @@ Plain functions over a spaCy ``Doc`` (no Beam). Canonicalisation is per article:
   studio") is a GPE; a "person" after "the" ("the Ravens") is an ORG,
   and a one-word one that some mention shows is a thing ("across Twitter", "Zentrix
   said it", "BrightLoop") and none shows is a person (title, speech verb, role or age
-  in apposition) is an ORG, or a GPE after "from"/"in".
+  in apposition) is an ORG, or a GPE after "from"/"in"; one listed with ORGs is an
+  ORG; a role noun before a name the model tagged ORG makes it a PERSON ("host Dana
+  Quill"), an organisation's noun a PERSON an ORG ("the newspaper X"); a place's
+  name and more that is no place ("Leeds United") is an ORG; a "GPE" no gazetteer
+  knows that is listed with ORGs, a medium ("on Streamly") or an employer before a
+  role ("Quarrier analyst") is an ORG; demonyms ("Nepali") are NORP; a word the
+  article also writes as a lower-case noun ("Search"/"search") is no name; two
+  spellings of one city ("Kiev", "Kyiv") are one name; acronyms are also defined
+  after a qualifier ("Leeds Regional Flood Centre (RFC)"), before the long form
+  ("Kora (Kent Office for Research and Analysis)") and over a long form the model
+  cut; a known first name before a lone surname the model missed joins it.
 """
 from __future__ import annotations
 
@@ -34,8 +44,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from transforms.nlp.lexicon import (first_name_gender, is_calendar_word, is_person_attribute,
-                                    is_person_noun, is_place, is_town, noun_gender)
+from transforms.nlp.lexicon import (city_id, first_name_gender, is_calendar_word,
+                                    is_city_main_name, is_demonym, is_geo_feature,
+                                    is_org_noun, is_person_attribute, is_person_noun,
+                                    is_place, is_town, noun_gender)
 from transforms.nlp.quote_words import cue_lemma
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,8 +128,12 @@ def _is_contained(short: list[str], long: list[str]) -> bool:
     return all(any(w.lower() == x for x in it) for w in short)
 
 
-def _acronym_of(acronym: str, long_form: str) -> bool:
-    """``NTA`` vs ``Northfield Transit Authority``: letters a subsequence of capitals."""
+def _acronym_of(acronym: str, long_form: str, suffix: bool = False) -> bool:
+    """``NTA`` vs ``Northfield Transit Authority``: letters a subsequence of capitals;
+    with ``suffix``, of the capitals of the long form less some leading words."""
+    if suffix:
+        words = long_form.split()
+        return any(_acronym_of(acronym, " ".join(words[k:])) for k in range(len(words)))
     letters = [c for c in acronym.upper() if c.isalpha()]
     caps = [w[0].upper() for w in long_form.split() if w[:1].isalpha()]
     if len(letters) < 2 or not caps or letters[0] != caps[0]:
@@ -193,6 +209,21 @@ def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
     return [p for p in parts if any(c.isupper() for t in p for c in t.text)]
 
 
+def _split_affiliation(seg: list["Token"], label: str) -> list[tuple[list["Token"], str]]:
+    """"Ravens QB Mason Reid": a team or employer and a position code glued before a
+    person's name (a first name, then at least a surname): the team is an ORG of its
+    own, the code no name."""
+    def code(t: "Token") -> bool:
+        return t.is_upper and t.is_alpha and 2 <= len(t) <= 4
+    if label != "PERSON" or len(seg) < 3:
+        return [(seg, label)]
+    for k in range(1, len(seg) - 1):
+        if seg[k].is_title and first_name_gender(seg[k].text) and any(map(code, seg[:k])):
+            team = [t for t in seg[:k] if not code(t)]
+            return ([(team, "ORG")] if team else []) + [(seg[k:], label)]
+    return [(seg, label)]
+
+
 def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"], str]]:
     """"Vietnam's Communist Party", "Jeff Bezos's Blue Origin": one span, two names,
     when the article names one of them elsewhere on its own ("Dawson's Creek" stays).
@@ -219,8 +250,9 @@ def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
     for ent in doc.ents:
         if ent.label_ not in KEEP_LABELS:
             continue
-        for seg in _segments(ent):
-            for part, label in _possessive_parts(seg, ent.label_):
+        for seg, seg_label in (p for whole in _segments(ent)
+                               for p in _split_affiliation(whole, ent.label_)):
+            for part, label in _possessive_parts(seg, seg_label):
                 if _only_titles([t.text for t in part if not t.is_punct]):
                     continue
                 toks = _trim(part, label)
@@ -284,16 +316,48 @@ def _org_short_form(name: str, longs: list[tuple[str, str, int]], at: int) -> st
 
 
 def _defined_acronyms(doc: "Doc", raw: list) -> dict[str, tuple[str, str]]:
-    """Acronyms defined as "Long Form (ACR)": acronym -> (long form, its label)."""
+    """Acronyms defined in brackets: acronym -> (long form, its label). "Long Form
+    (ACR)", also when the long form opens with a qualifier the acronym leaves out
+    ("Leeds Regional Flood Centre (RFC)") or the model cut it ("The Kent County Audit
+    Office (KAO)": the capitalised words before the bracket are the long form then);
+    and "ACR (Long Form)"."""
     acronyms: dict[str, tuple[str, str]] = {}
     by_end = {e: (lab, name) for _, e, lab, name in raw}
+    by_start = {s: (lab, name) for s, _, lab, name in raw}
     for tok in doc[1:-2]:
-        if tok.text == "(" and doc[tok.i + 2].text == ")" and tok.i in by_end:
-            acr = doc[tok.i + 1].text
-            lab, long = by_end[tok.i]
-            if _ACRONYM.match(acr) and _acronym_of(acr, long):
+        if tok.text != "(":
+            continue
+        inner = doc[tok.i + 1]
+        if doc[tok.i + 2].text == ")" and _ACRONYM.match(inner.text):
+            acr = inner.text
+            if tok.i in by_end and _acronym_of(acr, by_end[tok.i][1], suffix=True):
+                lab, long = by_end[tok.i]
+                acronyms.setdefault(acr, (long, lab))
+            elif (run := _capitalised_run(doc, tok.i, acr)) is not None:
+                raw[:] = [m for m in raw if m[1] <= run or m[0] >= tok.i]
+                long = doc[run:tok.i].text
+                raw.append((run, tok.i, "ORG", long))
+                acronyms.setdefault(acr, (long, "ORG"))
+        elif tok.i in by_end and tok.i + 1 in by_start:
+            acr = by_end[tok.i][1]
+            lab, long = by_start[tok.i + 1]
+            if (" " not in acr and len(acr) <= 6 and _acronym_of(acr, long)
+                    and len(long.split()) >= len(acr) - 1):
                 acronyms.setdefault(acr, (long, lab))
     return acronyms
+
+
+def _capitalised_run(doc: "Doc", end: int, acr: str) -> int | None:
+    """Start of the words before ``end`` (capitalised, or particles inside) whose
+    initials spell ``acr``, the longest such run that starts on its first letter."""
+    best = None
+    i = end - 1
+    while i >= 0 and end - i <= 10 and (doc[i].text[:1].isupper() or (
+            doc[i].lower_ in NAME_PARTICLES and doc[i].lower_ != "the" and i < end - 1)):
+        if doc[i].text[:1].isupper() and _acronym_of(acr, doc[i:end].text):
+            best = i
+        i -= 1
+    return best
 
 
 def _looks_like_person(name: str, alone: set[str]) -> bool:
@@ -314,18 +378,39 @@ def _lone_capitalised(doc: "Doc") -> set[str]:
 }
 
 
+def _role_before(doc: "Doc", i: int) -> bool:
+    """A lower-case role noun right before token ``i``: "quarterback Mason Reid"."""
+    prev = doc[i - 1] if i > 0 else None
+    return (prev is not None and prev.is_lower and prev.pos_ in ("NOUN", "PROPN")
+            and (is_person_noun(prev.lemma_) or is_person_noun(prev.lower_)))
+
+
 def _full_person_names(doc: "Doc", raw: list) -> dict[str, int]:
     """Full PERSON names (>= 2 words) with their first character offset; a non-PERSON
     mention that reads like a person's name counts too (and is relabelled)."""
     fulls: dict[str, int] = {}
     alone = _lone_capitalised(doc)
     for k, (s, e, lab, name) in enumerate(raw):
-        if lab in ("ORG", "GPE") and _looks_like_person(name, alone):
+        if lab in ("ORG", "GPE") and (_looks_like_person(name, alone) or (
+                2 <= len(name.split()) <= 3 and first_name_gender(name.split()[0])
+                and not is_place(name) and _role_before(doc, s))):
             raw[k] = (s, e, "PERSON", name)
             lab = "PERSON"
         if lab == "PERSON" and len(name.split()) >= 2:
             fulls.setdefault(name, doc[s].idx)
     return fulls
+
+
+def _add_first_names(doc: "Doc", raw: list) -> None:
+    """"Oleksandr Syrsky" missed by the model while it tags "Syrsky" alone: a known first
+    name right before a lone PERSON word, both outside any entity, makes a full name."""
+    lone = {name for _, _, lab, name in raw if lab == "PERSON" and " " not in name}
+    covered = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if (tok.text in lone and tok.i not in covered and prev.i not in covered
+                and prev.is_title and first_name_gender(prev.text)):
+            raw.append((prev.i, tok.i + 1, "PERSON", f"{prev.text} {tok.text}"))
 
 
 def _add_missed_names(doc: "Doc", raw: list, acronyms: dict, fulls: dict[str, int]) -> None:
@@ -404,10 +489,14 @@ def _person_evidence(doc: "Doc", start: int, end: int) -> bool:
     return head is not None and head.dep_ == "nsubj" and cue_lemma(head.head) is not None
 
 
-def _person_context(doc: "Doc", start: int, end: int) -> bool:
-    """``_person_evidence``, or a role or relation noun in apposition ("his wife,
-    Mara", "Quill, the actor"), or an age after the name ("Reyes, 42,")."""
-    if _person_evidence(doc, start, end):
+def _person_context(doc: "Doc", start: int, end: int, speech: bool = True) -> bool:
+    """``_person_evidence`` (without the speech verb unless ``speech``), or a role or
+    relation noun in apposition or before the name ("his wife, Mara", "Quill, the
+    actor", "Fox News host Dana Quill"), or an age after the name ("Reyes, 42,")."""
+    if speech and _person_evidence(doc, start, end):
+        return True
+    before = doc.text[max(0, start - 20):start].split()
+    if before and before[-1].lower().rstrip(".") in TITLES:
         return True
     head = _head_token(doc, start, end)
     if head is None:
@@ -417,8 +506,24 @@ def _person_context(doc: "Doc", start: int, end: int) -> bool:
     if any(c.dep_ == "appos" and (is_person_noun(c.lemma_) or noun_gender(c.lemma_)
                                   or c.like_num) for c in head.children):
         return True
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is not None and _role_before(doc, span.start):
+        return True
     after = doc.text[end:end + 6]
     return bool(re.match(r",\s?\d{1,3}\s?,", after))
+
+
+def _org_context(doc: "Doc", start: int, end: int) -> bool:
+    """An organisation's noun right with the name: "newspaper Dagens Blad", "the
+    Fine Fair party", "the Ravens club"."""
+    head = _head_token(doc, start, end)
+    if head is None:
+        return False
+    if any(c.dep_ in ("compound", "appos") and c.is_lower and is_org_noun(c.lemma_)
+           for c in head.children):
+        return True
+    return (head.dep_ in ("compound", "appos") and head.head.is_lower
+            and is_org_noun(head.head.lemma_))
 
 
 def _place_context(doc: "Doc", start: int, end: int,
@@ -502,15 +607,67 @@ def _mention_vote(doc: "Doc", start: int, end: int, label: str, name: str) -> st
     a "person" after "the" ("the Ravens") is an organisation."""
     if is_calendar_word(name):
         return None
+    if " " not in name and is_demonym(name):
+        return "NORP"
     if label == "PERSON" and is_place(name):
         return "GPE"
     if label in ("ORG", "PERSON") and (
             is_town(name) and _place_context(doc, start, end)
             or is_place(name) and _modifies_noun(doc, start, end)):
         return "GPE"
-    if label == "PERSON" and _after_the(doc, start) and not _qualifies_person_noun(doc, start, end):
+    if label == "PERSON" and (_org_context(doc, start, end) or _after_the(doc, start)
+                              and not _qualifies_person_noun(doc, start, end)):
         return "ORG"
     return label
+
+
+def _named_after_place(words: list[str]) -> bool:
+    """"Leeds United", "Boston Scientific": a place's name and more that is no place
+    ("Kansas City", "Gaza Strip") nor a person ("Florence Pugh")."""
+    name = " ".join(words)
+    return (is_place(words[0]) and not first_name_gender(words[0]) and not is_town(name)
+            and not is_geo_feature(words[-1]))
+
+
+def _unknown_places_to_orgs(doc: "Doc", kept: list, label_of: dict[str, str],
+                            person_seen: set[str]) -> None:
+    """A "GPE" no gazetteer knows, that the article treats as an organisation, is an ORG:
+    listed with organisations ("Marvel, Lucasfilm and Pixar"), a medium ("on Netflix"),
+    or the employer before a role ("Quarrier analyst Dana Quill"). So is a one-word
+    "person" listed with organisations ("the Ravens and Hornets") that no mention
+    shows to be a person."""
+    heads: dict[int, str] = {}
+    spans = []
+    for s, e, _, name in kept:
+        head = _head_token(doc, s, e)
+        if head is not None:
+            heads[head.i] = label_of[name]
+            after = doc.char_span(s, e, alignment_mode="expand")
+            nxt = doc[after.end] if after is not None and after.end < len(doc) else None
+            spans.append((head, name, nxt))
+    for head, name, nxt in spans:
+        chain = [head.head] if head.dep_ == "conj" else []
+        chain += [c for c in head.children if c.dep_ == "conj"]
+        listed = any(heads.get(t.i) == "ORG" for t in chain)
+        if (label_of[name] == "PERSON" and listed and " " not in name
+                and name not in person_seen and not first_name_gender(name)):
+            label_of[name] = "ORG"
+        if label_of[name] != "GPE" or "." in name or is_town(name):
+            continue
+        if (listed
+                or head.dep_ == "pobj" and head.head.lower_ in _MEDIUM_PREPOSITIONS
+                or nxt is not None and nxt.is_lower and nxt.pos_ == "NOUN"
+                and is_person_noun(nxt.lemma_)):
+            label_of[name] = "ORG"
+
+
+def _common_words(doc: "Doc") -> set[str]:
+    """Words the article also writes in lower case ("the search box", "on court"): a
+    one-word "organisation" or "person" spelt so ("Search", "Court") is that word
+    capitalised in a heading or a longer name, not a name of its own."""
+    lower = [t for t in doc if t.is_lower and t.is_alpha and len(t.text) > 2]
+    proper = {t.text for t in lower if t.tag_ in ("NNP", "NNPS")}  # "flydubai"
+    return {t.text for t in lower if t.tag_ in ("NN", "NNS")} - proper
 
 
 def _winner(name: str, votes: Counter) -> str:
@@ -534,6 +691,7 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
     is_person: set[str] = set()
     person_seen: set[str] = set()
     thing_seen: set[str] = set()
+    role_seen: set[str] = set()
     at_place: set[str] = set()
     kept = []
     for s, e, lab, name in linked:
@@ -546,33 +704,64 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
             thing_seen.add(name)
         elif _person_context(doc, s, e):
             person_seen.add(name)
+            if _person_context(doc, s, e, speech=False):
+                role_seen.add(name)
         if _place_context(doc, s, e, _ORIGIN_PREPOSITIONS):
             at_place.add(name)
         votes[name][vote] += 1   # Counter keeps insertion order: max() returns the first
         kept.append((s, e, lab, name))
     label_of = {n: _winner(n, c) for n, c in votes.items()}
     for n, lab in label_of.items():
-        if " " in n or n in person_seen:
+        words = n.split()
+        if n in role_seen and (votes[n]["PERSON"] or first_name_gender(words[0])
+                               and not is_place(n)):
+            label_of[n] = "PERSON"
+        elif n in person_seen:
             continue
-        if first_name_gender(n):
-            if votes[n]["PERSON"]:
-                label_of[n] = "PERSON"
-        elif lab == "PERSON" and (n in thing_seen or n in at_place):
-            label_of[n] = "GPE" if n in at_place else "ORG"
+        elif len(words) == 1:
+            if first_name_gender(n):
+                if votes[n]["PERSON"]:
+                    label_of[n] = "PERSON"
+            elif lab == "PERSON" and (n in thing_seen or n in at_place):
+                label_of[n] = "GPE" if n in at_place else "ORG"
+        elif lab in ("PERSON", "GPE") and _named_after_place(words):
+            label_of[n] = "ORG"
     for n in is_person:
         label_of[n] = "PERSON"
+    _unknown_places_to_orgs(doc, kept, label_of, person_seen)
+    common = _common_words(doc)
     text = doc.text
-    mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in kept}
+    mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in kept
+                if not (name.lower() in common and label_of[name] in ("PERSON", "ORG")
+                        and name not in is_person)}
     return sorted(mentions, key=lambda m: (m.start, m.end))
 
 
 def link_entities(doc: "Doc") -> list[Mention]:
     """Every entity mention in the doc with its canonical name, sorted by start."""
     raw = _raw_mentions(doc)
+    _add_first_names(doc, raw)
     acronyms = _defined_acronyms(doc, raw)
     fulls = _full_person_names(doc, raw)
     _add_missed_names(doc, raw, acronyms, fulls)
-    return _vote_labels(doc, _merge_case(_link_names(doc, raw, acronyms, fulls)))
+    return _vote_labels(doc, _merge_cities(_merge_case(_link_names(doc, raw, acronyms, fulls))))
+
+
+def _merge_cities(linked: list) -> list:
+    """"Kiev" and "Kyiv" in one article: one city (GeoNames), named as the article
+    names it most (GeoNames' own name, else the first form, on a tie)."""
+    forms: dict[int, Counter] = defaultdict(Counter)
+    for _, _, lab, name in linked:
+        if (cid := city_id(name)) is not None:
+            forms[cid][name] += 1
+    rename = {}
+    for counts in forms.values():
+        if len(counts) > 1:
+            top = max(counts.values())
+            tied = [n for n, c in counts.items() if c == top]
+            best = next((n for n in tied if is_city_main_name(n)), tied[0])
+            rename.update({n: best for n in counts})
+    return [(s, e, lab, rename.get(name, name)) for s, e, lab, name in linked]
 
 
 def _merge_case(linked: list) -> list:

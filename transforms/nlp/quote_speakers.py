@@ -304,8 +304,8 @@ class SpeakerResolver:
         m = self.mention_at(s)
         if m is None or m.label not in SPEAKER_LABELS:
             for c in s.children:
-                if c.dep_ == "appos" and (cm := self.mention_at(c)) and cm.label == "PERSON":
-                    return c, cm
+                if c.dep_ == "appos" and (cm := self.mention_at(c)) and cm.label in SPEAKER_LABELS:
+                    return c, cm  # "the chief economist, Omar Feld", "the newspaper X"
             if m is None and s.dep_ == "appos" and s.head.pos_ == "PROPN":
                 return s.head, self.mention_at(s.head)
         if m is None and s.lemma_.lower() in DOC_NOUNS:
