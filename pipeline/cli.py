@@ -145,6 +145,9 @@ def check_kafka(options: PipelineOptions) -> None:
     if opts.watch or opts.input:
         raise UsageError(f"--kafka_topic and {'--watch' if opts.watch else '--input'} are "
                          f"two inputs; a run reads one")
+    if opts.stop_after_seconds:
+        raise UsageError("--stop_after_seconds is for --watch; a Kafka stream runs until "
+                         "cancelled (SIGINT/SIGTERM), and resumes where its windows were written")
     runner = options.view_as(StandardOptions).runner
     name = (runner or "").rsplit(".", 1)[-1]
     if name not in KAFKA_RUNNERS:

@@ -46,6 +46,7 @@ from pipeline.publish import write_record
 from schemas.layout import (ARTICLES, DUPLICATES, new_run_id, partition, row_count, run_glob,
                             streaming_temp_dir)
 from transforms.dedupe import Deduplicate, pick_original
+from transforms.incremental import KnownArticles
 from transforms.kafka import (ACCOUNTED, ACCOUNTING_TABLES, CommitWrittenOffsets,
                               KafkaUnavailable, ReadKafkaDocuments, known_sources,
                               start_offsets)
@@ -132,14 +133,16 @@ class _FirstAcrossWindowsFn(beam.DoFn):
 
 class DeduplicateAcrossWindows(beam.PTransform):
     """Windowed articles -> articles unique over the whole stream (main) and
-    ``duplicates`` rows: ``Deduplicate`` per window, then per-hash state."""
+    ``duplicates`` rows: ``Deduplicate`` per window, then per-hash state.
+    ``stored``: ``(content_hash, (article_id, source))`` the dataset held at launch
+    (``KnownArticles``); a copy of one of those is a duplicate of the stored article."""
 
-    def __init__(self, window_seconds: int):
+    def __init__(self, window_seconds: int, stored: beam.PCollection | None = None):
         super().__init__()
-        self.window_seconds = window_seconds
+        self.window_seconds, self.stored = window_seconds, stored
 
     def expand(self, articles):
-        unique = articles | "InWindow" >> Deduplicate()
+        unique = articles | "InWindow" >> Deduplicate(self.stored)
         tagged = ((unique.articles | "TagArticles" >> beam.Map(lambda a: (ARTICLES, a)),
                    unique[DUPLICATES] | "TagDuplicates" >> beam.Map(lambda d: (DUPLICATES, d)))
                   | "Both" >> beam.Flatten()
@@ -170,7 +173,10 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions,
             opts.kafka_expansion_service, opts.window_seconds, opts.max_document_bytes,
             kafka.known)
         kafka.accounted = read[ACCOUNTED]
-    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds),
+    # A Kafka stream resumes into its dataset: what it already holds is not stored again.
+    stored = (p | "StoredArticles" >> KnownArticles(opts.output)
+              if kafka is not None and kafka.stored_articles else None)
+    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds, stored),
                              balance=False)
 
 
@@ -181,6 +187,7 @@ class KafkaStart:
 
     start: dict[str, int]
     known: frozenset[str]
+    stored_articles: bool = False  # the dataset has articles
     accounted: beam.PCollection | None = None
 
 
@@ -192,11 +199,14 @@ def kafka_start(opts: NewsOptions) -> KafkaStart:
 
     start = start_offsets(opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id)
     sources: list[str] = []
+    held = {}
     for table in ACCOUNTING_TABLES:
-        for path in (table_files(opts.output, table) if FileSystems.exists(opts.output) else []):
+        held[table] = table_files(opts.output, table) if FileSystems.exists(opts.output) else []
+        for path in held[table]:
             with FileSystems.open(path) as f:
                 sources += pq.read_table(f, columns=["source"]).column("source").to_pylist()
-    return KafkaStart(start, known_sources(sources, opts.kafka_topic, start))
+    return KafkaStart(start, known_sources(sources, opts.kafka_topic, start),
+                      stored_articles=bool(held[ARTICLES]))
 
 
 def run_files(output: str, table: str, run_id: str) -> list[str]:

@@ -24,7 +24,7 @@
 # Beam 2.62 (Java runner) with the 2.77 Python SDK: the portable protocols are compatible.
 #
 # Env: FLINK_MODE=session|embedded (embedded = job server's in-process Flink, --flink-master=[local])
-#      FLINK_JOBSERVER=auto|official|assembled  FLINK_TM_MEMORY=4096m  FLINK_SLOTS=4 (default parallelism stays 2)
+#      FLINK_JOBSERVER=auto|official|assembled  FLINK_TM_MEMORY=4608m  FLINK_SLOTS=4 (default parallelism stays 2)
 #      FLINK_REST_PORT=8081 (a free port is chosen when it is taken)  PYTHON=<python for workers>
 set -euo pipefail
 
@@ -35,7 +35,7 @@ M2="$CACHE/m2"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 MODE="${FLINK_MODE:-session}"
 SLOTS="${FLINK_SLOTS:-4}"
-TM_MEMORY="${FLINK_TM_MEMORY:-4096m}"
+TM_MEMORY="${FLINK_TM_MEMORY:-4608m}"
 JM_MEMORY="${FLINK_JM_MEMORY:-1024m}"
 BEAM_PY_VERSION="$("$PY" -c 'import importlib.metadata as m; print(m.version("apache-beam"))' 2>/dev/null || echo 2.77.0)"
 # Official artifact wanted by the issue (Flink 1.20 pairs with apache-flink-libraries 1.20.5).
@@ -232,6 +232,11 @@ taskmanager.network.sort-shuffle.min-buffers: 64
 # Direct memory beyond Flink's own: Beam's Fn API (gRPC/netty) buffers whole elements off-heap,
 # and a Kafka stream can carry a 50 MB page (it becomes an errors row, TooLarge).
 taskmanager.memory.task.off-heap.size: 512m
+# Every job loads the job jar's classes (KafkaIO, kafka-clients, the embedded Java SDK harness)
+# in its own class loader, and not all of them are unloaded when it ends: a test session runs
+# a dozen jobs on one TaskManager (the default 256 MiB ran out after about ten).
+taskmanager.memory.jvm-metaspace.size: 768m
+taskmanager.memory.managed.fraction: 0.3
 parallelism.default: 2
 rest.address: localhost
 rest.bind-address: localhost
@@ -307,7 +312,7 @@ start() {  # $1 = lease name (default: manual)
   # same jar. Its transforms run in the TaskManager's JVM (EMBEDDED Java environment: the
   # jar, shipped with each job, holds KafkaIO and the Java SDK harness), and KafkaIO reads
   # through the primitive Read that Flink's runner translates natively (use_deprecated_read).
-  launch expansion java $j17 -cp "$JOBSERVER_JAR" org.apache.beam.sdk.expansion.service.ExpansionService \
+  launch expansion java -Xmx512m $j17 -cp "$JOBSERVER_JAR" org.apache.beam.sdk.expansion.service.ExpansionService \
     "$KAFKA_EXPANSION_PORT" --defaultEnvironmentType=EMBEDDED --experiments=use_deprecated_read
   wait_for 90 "Java expansion service (:$KAFKA_EXPANSION_PORT)" expansion_ready \
     || { stop; die "expansion service did not start; see $RUN/logs/expansion.out"; }

@@ -73,13 +73,13 @@ def test_bad_values_raise_their_error(value, error):
 def test_the_committed_offset_is_the_end_of_the_written_run():
     ahead: set[int] = set()
     done = 10  # the run started at offset 10
-    done = advance(done, ahead, 12)  # a later window written first: no commit past 10
-    assert (done, ahead) == (10, {12})
-    done = advance(done, ahead, 10)
-    assert (done, ahead) == (11, {12})
-    done = advance(done, ahead, 11)
-    assert (done, ahead) == (13, set())
-    assert advance(done, ahead, 5) == 13 and ahead == set()  # before the start: ignored
+    done = advance(done, ahead, {12, 14})  # a later window written first: no commit
+    assert (done, ahead) == (10, {12, 14})
+    done = advance(done, ahead, [10])
+    assert (done, ahead) == (11, {12, 14})
+    done = advance(done, ahead, [11, 13])
+    assert (done, ahead) == (15, set())
+    assert advance(done, ahead, [5]) == 15 and ahead == set()  # before the start: ignored
 
 
 def test_known_sources_are_those_a_restart_reads_again():
@@ -106,6 +106,8 @@ def test_known_sources_are_those_a_restart_reads_again():
     (["--kafka_bootstrap_servers", "127.0.0.1:9092", "--kafka_topic", "pages",
       "--watch", "/tmp", "--runner", "PortableRunner"], "two inputs"),
     (["--kafka_expansion_service", "localhost:1"], "--kafka_expansion_service needs"),
+    (["--kafka_bootstrap_servers", "127.0.0.1:9092", "--kafka_topic", "pages",
+      "--stop_after_seconds", "5", "--runner", "PortableRunner"], "is for --watch"),
 ])
 def test_bad_kafka_usage_is_one_line_and_exit_2(tmp_path: Path, args, expected):
     out = tmp_path / "out"
@@ -336,11 +338,17 @@ def test_kafka_stream_on_flink_accounts_for_every_message_once(broker, flink, tm
         for source in pq.read_table(path, columns=["source"]).column("source").to_pylist():
             file_of.setdefault(source, seen)
     latency = sorted(file_of[s] - producer.acked[s] for s in produced)
+
+    def rate(batch: list[str]) -> str:  # messages/s, first acknowledged -> last one written
+        seconds = max(file_of[s] for s in batch) - min(producer.acked[s] for s in batch)
+        return f"{len(batch) / seconds:.1f} msg/s over {seconds:.0f}s"
+
     print(f"\nkafka on flink: {len(produced)} messages ({len(batch1)} + {len(batch2)}), rows "
           f"{ {t: len(read_table(out, t)) for t in ('articles', 'duplicates', 'errors')} }, "
           f"{len(windows)} windows, errors {Counter(e['error'] for e in errors.values())}; "
           f"latency produced->file median {latency[len(latency) // 2]:.1f}s, "
-          f"max {latency[-1]:.1f}s (5 s windows); committed {summary['kafka']['committed']}")
+          f"max {latency[-1]:.1f}s (5 s windows); batch 1 {rate(batch1)}, batch 2 "
+          f"{rate(batch2)}; committed {summary['kafka']['committed']}")
 
 
 @pytest.mark.runners
@@ -378,12 +386,17 @@ def test_kafka_job_killed_mid_window_and_restarted_loses_and_doubles_nothing(
         assert {message_source(topic, partition, o) for o in range(offset)} <= written_at_kill
     lost_in_kill = set(batch_b) - written_at_kill
 
-    batch_c = producer.send([(None, _page(300 + i)) for i in range(10)])
+    # After the restart: new pages, and copies of two pages the dataset already holds.
+    batch_c = producer.send([(None, _page(300 + i)) for i in range(10)]
+                            + [(None, _page(100)), (None, _page(129))])
     log2 = tmp_path / "job2.log"
     proc = _start(out, broker, topic, group, flink, log2, "--no_nlp")
     try:
         everything = batch_a + batch_b + batch_c
         _wait_until("all written after the restart", _all_accounted(everything, out), proc, log2)
+        ends = _ends(broker, topic)
+        _wait_until("offsets committed", lambda: _committed(broker, topic, group) == ends,
+                    proc, log2)
         code = _stop(proc)
     finally:
         kill_group(proc)
@@ -391,13 +404,17 @@ def test_kafka_job_killed_mid_window_and_restarted_loses_and_doubles_nothing(
     accounted = _accounted(out)
     assert {s: len(t) for s, t in accounted.items()} == {s: 1 for s in everything}
     articles = read_table(out, "articles")
-    assert len(articles) == len(everything) == len({a["content_hash"] for a in articles})
+    assert len(articles) == len(everything) - 2 == len({a["content_hash"] for a in articles})
+    duplicates = {d["source"]: d["duplicate_of_source"] for d in read_table(out, "duplicates")}
+    assert duplicates == {batch_c[10]: batch_a[0], batch_c[11]: batch_a[29]}
     summary = _summary(log2)
     assert summary["kafka"]["started_at"] == committed_at_kill
-    reread = sum(_ends(broker, topic).values()) - len(batch_c) - sum(committed_at_kill.values())
+    assert summary["kafka"]["committed"] == ends
+    reread = sum(ends.values()) - len(batch_c) - sum(committed_at_kill.values())
     print(f"\nkafka restart: {len(batch_a)} + {len(batch_b)} messages, then killed (Flink jobs "
           f"cancelled: {len(cancelled)}) with {len(lost_in_kill)} not yet written; committed "
           f"{committed_at_kill}; restart re-read {reread} messages, of which "
           f"{summary['kafka']['already_written']} were already written (dropped by source); "
-          f"+{len(batch_c)} new; dataset: {len(articles)} articles for {len(everything)} "
+          f"+{len(batch_c)} new (2 copies of stored pages: duplicates); dataset: "
+          f"{len(articles)} articles + {len(duplicates)} duplicates for {len(everything)} "
           f"messages, each once")

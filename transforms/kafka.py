@@ -99,7 +99,7 @@ class MessageToDocumentFn(beam.DoFn):
         if source in self.known:
             self.skipped.inc()
             yield beam.pvalue.TaggedOutput(
-                ACCOUNTED, (partition_key(record.topic, record.partition), record.offset))
+                ACCOUNTED, (partition_key(record.topic, record.partition), [record.offset]))
             return
         try:
             yield message_document(source, record.key, record.value, self.max_document_bytes)
@@ -136,7 +136,7 @@ class ReadKafkaDocuments(beam.PTransform):
 
 def _written_offsets(result, output: str, topic: str):
     """A published file (``fileio.FileResult``, named relative to ``output``) ->
-    ``(partition key, offset)`` of each of this topic's messages in its ``source`` column."""
+    ``(partition key, offsets)`` of this topic's messages in its ``source`` column."""
     if result.destination not in ACCOUNTING_TABLES:
         return
     import pyarrow.parquet as pq
@@ -144,17 +144,18 @@ def _written_offsets(result, output: str, topic: str):
 
     with FileSystems.open(FileSystems.join(output, result.file_name)) as f:
         sources = pq.read_table(f, columns=["source"]).column("source").to_pylist()
+    offsets: dict[str, set[int]] = {}
     for source in set(sources):
         parsed = parse_source(source or "")
         if parsed and parsed[0] == topic:
-            yield partition_key(parsed[0], parsed[1]), parsed[2]
+            offsets.setdefault(partition_key(parsed[0], parsed[1]), set()).add(parsed[2])
+    yield from offsets.items()  # one commit per file and partition, at most
 
 
-def advance(done: int, ahead: set[int], offset: int) -> int:
-    """``offset`` is written: the new first offset not written, from ``done`` (the old one);
-    ``ahead`` holds the written offsets past the first gap (updated in place)."""
-    if offset >= done:
-        ahead.add(offset)
+def advance(done: int, ahead: set[int], offsets) -> int:
+    """``offsets`` are written: the new first offset not written, from ``done`` (the old
+    one); ``ahead`` holds the written offsets past the first gap (updated in place)."""
+    ahead.update(o for o in offsets if o >= done)
     while done in ahead:
         ahead.remove(done)
         done += 1
@@ -181,11 +182,11 @@ class _CommitFn(beam.DoFn):
 
     def process(self, keyed, next_state=beam.DoFn.StateParam(NEXT),
                 ahead_state=beam.DoFn.StateParam(AHEAD)):
-        key, offset = keyed
+        key, offsets = keyed
         stored = next_state.read()
         done = self.start.get(key, 0) if stored is None else stored
         ahead = ahead_state.read() or set()
-        nxt = advance(done, ahead, offset)
+        nxt = advance(done, ahead, offsets)
         ahead_state.write(ahead)
         if nxt != done:
             next_state.write(nxt)
@@ -206,7 +207,8 @@ class _CommitFn(beam.DoFn):
 
 
 class CommitWrittenOffsets(beam.PTransform):
-    """``fileio.FileResult`` of the published files, plus ``accounted`` offsets -> the
+    """``fileio.FileResult`` of the published files, plus ``accounted`` offsets
+    (``(partition key, [offset])``) -> the
     group's committed offsets, advanced as windows are written; outputs
     ``(partition key, committed offset)`` per commit."""
 
