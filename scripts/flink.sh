@@ -48,7 +48,8 @@ ASSEMBLED_BEAM_VERSION=2.62.0 ASSEMBLED_FLINK_MINOR=1.19 ASSEMBLED_FLINK_VERSION
 # modules it lists (io.confluent:*) are not served by Maven Central and are left out (KafkaIO
 # needs them only for Confluent-Avro deserializers). The Java SDK harness runs those transforms
 # inside the TaskManager (EMBEDDED environment); jamm is a "provided" dependency of it.
-# Changing these rebuilds the jar.
+# Changing these rebuilds the jar. (The official job-server jar, were Central to serve it,
+# has no KafkaIO: FLINK_JOBSERVER=assembled keeps the Kafka stream working then.)
 KAFKA_IO_VERSION=$ASSEMBLED_BEAM_VERSION KAFKA_CLIENTS_VERSION=3.9.1 JAMM_VERSION=0.4.0
 JOBSERVER_EXTRAS="beam-sdks-java-io-kafka-$KAFKA_IO_VERSION+kafka-clients-$KAFKA_CLIENTS_VERSION+harness+jamm-$JAMM_VERSION"
 MVN=(mvn -B -q "-Dmaven.repo.local=$M2")

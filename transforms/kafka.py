@@ -236,7 +236,7 @@ class KafkaUnavailable(Exception):
 def start_offsets(bootstrap_servers: str, topic: str, group_id: str,
                   timeout: float = 15.0) -> dict[str, int]:
     """Per partition of ``topic``: where a run reads from — the group's committed offset,
-    else (``auto.offset.reset=earliest``) the partition's first offset."""
+    else (``auto.offset.reset=earliest``) the partition's first offset still held."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group_id,
@@ -253,9 +253,10 @@ def start_offsets(bootstrap_servers: str, topic: str, group_id: str,
         partitions = [TopicPartition(topic, p) for p in sorted(found.partitions)]
         start = {}
         for tp in _retrying(lambda: consumer.committed(partitions, timeout=timeout), timeout):
-            if tp.offset < 0:  # nothing committed for this group yet
-                tp.offset = consumer.get_watermark_offsets(tp, timeout=timeout)[0]
-            start[partition_key(topic, tp.partition)] = tp.offset
+            # Nothing committed for this group yet, or only offsets that retention has
+            # deleted since: the reader starts at the partition's first offset.
+            first = consumer.get_watermark_offsets(tp, timeout=timeout)[0]
+            start[partition_key(topic, tp.partition)] = max(tp.offset, first)
         return start
     finally:
         consumer.close()
