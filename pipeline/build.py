@@ -44,7 +44,36 @@ def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:
     return AnnotateConfig(
         opts.model, registry.parse(opts.extractors), opts.nlp_batch_size,
         opts.nlp_batch_chars, opts.nlp_chunk_chars, opts.nlp_timeout, opts.max_nlp_chars,
-        opts.worker_max_rss_mb, balance, zygote.address())
+        opts.worker_max_rss_mb, balance, zygote.address(), opts.nlp_parse)
+
+
+# Runners that run the pipeline on this machine's Beam workers (``--direct_num_workers``).
+_LOCAL = (None, "", "DirectRunner", "FnApiRunner")
+
+
+def balance_enabled(opts: NewsOptions) -> bool:
+    """Whether a batch run spreads files and articles in bins of equal size
+    (``--balance``): worth its two shuffles where a runner splits work statically
+    among several workers, not with one worker nor on Dataflow, which rebalances."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    if opts.balance != "auto":
+        return opts.balance == "on"
+    runner = opts.view_as(StandardOptions).runner
+    if runner in _LOCAL:
+        return opts.view_as(DirectOptions).direct_num_workers != 1
+    return "dataflow" not in str(runner).lower()
+
+
+def read_spread(opts: NewsOptions) -> str:
+    """How the batch read spreads files (``ReadDocuments.spread``)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    if balance_enabled(opts):
+        return "bins"
+    local = opts.view_as(StandardOptions).runner in _LOCAL
+    return "none" if local and opts.view_as(DirectOptions).direct_num_workers == 1 \
+        else "reshuffle"
 
 
 def _has_table(output: str, table: str) -> bool:
@@ -62,11 +91,12 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions,
 
     read = p | "Read" >> ReadDocuments(
         opts.input, opts.max_document_bytes,
-        SkipKnownFiles(opts.output) if skip_files else None)
+        SkipKnownFiles(opts.output) if skip_files else None, spread=read_spread(opts))
     stories = ClusterStories(story_options(opts), *(
         (p | f"Stored {t}" >> ReadStored(opts.output, t) for t in (SIGNATURES, STORIES))
         if opts.incremental and _has_table(opts.output, SIGNATURES) else ()))
-    return process_documents(read, opts, Deduplicate(stored), stories=stories, staged=staged)
+    return process_documents(read, opts, Deduplicate(stored), balance_enabled(opts),
+                             stories=stories, staged=staged)
 
 
 def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import argparse
 
+from transforms.nlp.model import PARSE_MODES
+
+# --balance: "auto" spreads work in bins of equal size where the runner splits work
+# statically among several workers (``pipeline.build.balance_enabled``).
+BALANCE_MODES = ("auto", "on", "off")
+
 PROG = "python -m pipeline"
 USAGE = (f"{PROG} --input PATH_OR_GLOB [--input ...] --output DIR [options] [Beam options]\n"
          f"       {PROG} --watch DIR --output DIR --runner RUNNER [options]\n"
@@ -67,6 +73,11 @@ def _nlp(group) -> None:
                        help="Most characters per spaCy batch.")
     group.add_argument("--nlp_chunk_chars", type=int, default=100_000,
                        help="Longer articles are parsed in chunks of this size.")
+    group.add_argument(
+        "--nlp_parse", choices=PARSE_MODES, default=PARSE_MODES[0],
+        help="full: every spaCy component on every sentence; selective: NER everywhere, "
+             "the tagger and parser only on the sentences the extractors read (quotes "
+             "and the sentences before them, figures, names the parse may relabel).")
     group.add_argument(
         "--language", default=None,
         help="Declare the language of every input (ISO 639-1, e.g. 'en'): no detection. "
@@ -171,6 +182,12 @@ def _run(group) -> None:
         help="Start every trafilatura and NLP child process from scratch instead of "
              "forking it from the run's preloaded zygote (transforms/sandbox/zygote.py; local "
              "runners only: their workers inherit the launcher's environment).")
+    group.add_argument(
+        "--balance", choices=BALANCE_MODES, default=BALANCE_MODES[0],
+        help="Spread files and articles over workers in bins of equal size (two shuffles). "
+             "auto: on for runners that split work statically among several workers (the "
+             "local runner with --direct_num_workers > 1, Flink, Prism, Spark); off for one "
+             "worker and for Dataflow, which rebalances work itself.")
 
 
 _GROUPS = (("inputs", _inputs), ("output", _output), ("NLP", _nlp),

@@ -67,7 +67,8 @@ def zygote_preloads(options: PipelineOptions) -> list[tuple[str, tuple]]:
     if opts.extract_timeout > 0:
         preloads.append(("transforms.formats.page:warm_up", ()))
     if not opts.no_nlp and opts.nlp_timeout > 0:
-        preloads.append(("transforms.nlp.model:worker_setup", (opts.model, opts.nlp_chunk_chars)))
+        preloads.append(("transforms.nlp.model:worker_setup",
+                         (opts.model, opts.nlp_chunk_chars, opts.nlp_parse)))
     return preloads
 
 

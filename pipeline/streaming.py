@@ -166,7 +166,7 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions,
         watch = WatchFiles(opts.watch, opts.poll_seconds, opts.window_seconds,
                            opts.stop_after_seconds or None)
         read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch,
-                                           balance=False)
+                                           spread="reshuffle")
     else:
         read = p | "Read" >> ReadKafkaDocuments(
             opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id,

@@ -341,3 +341,22 @@ def test_a_change_from_one_value_to_another_is_not_a_range(nlp):
 def test_a_year_before_to_is_not_the_start_of_a_range(nlp):
     text = "The average rose from €2.2 million in 2023 to €3.6 million in 2024."
     assert [f["value"] for f in figs(nlp, text) if f["kind"] == "money"] == [2.2e6, 3.6e6]
+
+
+def test_figures_are_the_same_whatever_the_hash_seed():
+    """Currency names resolve ties in a fixed order (not set order): "20 shillings"
+    gets one currency in every run (Python randomises string hashes per process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from transforms.nlp.model import load_model; "
+            "from transforms.nlp.figures import extract_figures; "
+            "doc = load_model()('The farm was sold for 20 shillings and 300 crowns.'); "
+            "print([(r['text'], r['unit']) for r in extract_figures(doc)])")
+    repo = Path(__file__).resolve().parents[1]
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=repo, env={**os.environ, "PYTHONHASHSEED": seed}
+                           ).stdout for seed in ("1", "2", "3", "4")}
+    assert len(outs) == 1, outs

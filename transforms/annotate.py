@@ -35,7 +35,8 @@ class AnnotateConfig:
 
     Batches hold at most ``batch_size`` articles and ``batch_chars`` characters;
     articles longer than ``chunk_chars`` are parsed in chunks; only the first
-    ``max_nlp_chars`` characters are annotated. ``nlp_timeout`` > 0: spaCy runs in
+    ``max_nlp_chars`` characters are annotated; ``parse``: how much of the spaCy
+    pipeline runs (``nlp.model.PARSE_MODES``). ``nlp_timeout`` > 0: spaCy runs in
     a child process with that budget per article (``max_rss_mb`` of memory; forked
     from ``zygote`` when given); 0: in-process, unbounded. ``balance``: batch from
     bins of equal text (batch runs; ``transforms.shaping.balance``).
@@ -51,6 +52,7 @@ class AnnotateConfig:
     max_rss_mb: float = 0
     balance: bool = True
     zygote: str | None = None
+    parse: str = nlp_lib.PARSE_MODES[0]
 
 
 class _Model:
@@ -76,16 +78,16 @@ class ModelHandle:
         """The process's ``SharedWorker`` (budgeted child) or ``_Model``, started
         or loaded on first use."""
         config = self.config
-        name, chunk = config.model, config.chunk_chars
+        name, chunk, parse = config.model, config.chunk_chars, config.parse
         if config.nlp_timeout > 0:
             from transforms.sandbox.worker import acquire_worker
             return acquire_worker(
-                self.shared, f"spacy-worker:{name}:{chunk}:{config.max_rss_mb}",
+                self.shared, f"spacy-worker:{name}:{chunk}:{parse}:{config.max_rss_mb}",
                 "transforms.nlp.model:worker_annotate", "transforms.nlp.model:worker_setup",
-                (name, chunk), what="NLP annotation", option="--nlp_timeout",
+                (name, chunk, parse), what="NLP annotation", option="--nlp_timeout",
                 max_rss_mb=config.max_rss_mb, zygote=config.zygote)
-        return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk)),
-                                   tag=f"spacy:{name}")
+        return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk, parse)),
+                                   tag=f"spacy:{name}:{parse}")
 
 
 class _PrestartFn(beam.DoFn):

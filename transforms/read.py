@@ -109,13 +109,20 @@ class ReadDocuments(beam.PTransform):
 
     ``matcher``: a transform from the pipeline's start to ``FileMetadata`` used
     instead of matching ``patterns`` once (e.g. ``fileio.MatchContinuously``).
+    ``spread``: how files reach the workers that read them: ``"bins"`` of equal bytes
+    (batch on runners that split work statically), ``"reshuffle"`` (runners that
+    rebalance, streaming), ``"none"`` (one worker: the read fuses with what follows).
     """
+
+    SPREADS = ("bins", "reshuffle", "none")
 
     def __init__(self, patterns: list[str], max_document_bytes: int,
                  file_filter: beam.PTransform | None = None,
-                 matcher: beam.PTransform | None = None, balance: bool = True):
+                 matcher: beam.PTransform | None = None, spread: str = "bins"):
         super().__init__()
-        self.balance = balance  # bins of equal bytes (batch); else a Reshuffle
+        if spread not in self.SPREADS:
+            raise ValueError(f"spread must be one of {self.SPREADS}, not {spread!r}")
+        self.spread = spread
         self.patterns = [expand_input(p) for p in patterns]
         self.max_document_bytes = max_document_bytes
         self.file_filter = file_filter  # e.g. incremental runs skip known files
@@ -129,13 +136,15 @@ class ReadDocuments(beam.PTransform):
                        | "Match" >> fileio.MatchAll())
         if self.file_filter is not None:
             matched = matched | "FilterFiles" >> self.file_filter
-        if self.balance:
+        if self.spread == "bins":
             spread = (matched
                       | "Spread" >> BalancedGroups(lambda m: m.path, file_weight,
                                                    FILE_BIN_BYTES, FILE_BIN_SIZE)
                       | "Files" >> beam.FlatMap(lambda group: group[1]))
-        else:
+        elif self.spread == "reshuffle":
             spread = matched | "Spread" >> beam.Reshuffle()
+        else:
+            spread = matched
         read = (
             spread
             | "Open" >> fileio.ReadMatches()

@@ -81,7 +81,8 @@ def _territory_names() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _dollar_mentions() -> list[tuple[re.Pattern, str]]:
-    """Patterns of explicitly named dollar-sign currencies: "Canadian dollars", "C$"."""
+    """Patterns of explicitly named dollar-sign currencies: "Canadian dollars", "C$"
+    (each holds "dollar" in any case, or a "$")."""
     from transforms.nlp.numbers import _names, _symbols
     full, _ = _names()
     out = []
@@ -115,8 +116,9 @@ def territory_in(name: str | None) -> str | None:
 def named_dollar(text: str) -> str | None:
     """The one dollar-sign currency the text names explicitly (US dollars count)."""
     named = Counter()
+    words, signs = "dollar" in text.lower(), "$" in text
     for pattern, code in _dollar_mentions():
-        if pattern.search(text):
+        if (signs if "$" in pattern.pattern else words) and pattern.search(text):
             named[code] += 1
     return next(iter(named)) if len(named) == 1 else None
 
@@ -127,7 +129,7 @@ def most_named_country(text: str) -> str | None:
     for country, code in _territory_names().items():
         if dollar_of(code) is None and code != "US":
             continue
-        n = len(re.findall(r"\b" + re.escape(country) + r"\b", text))
+        n = len(re.findall(r"\b" + re.escape(country) + r"\b", text)) if country in text else 0
         if code == "US":
             n += len(re.findall(r"\bU\.S\.|\bUS\b", text))
         if n:

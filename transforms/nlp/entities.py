@@ -229,9 +229,9 @@ def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"
     when the article names one of them elsewhere on its own ("Dawson's Creek" stays).
     The owner is a GPE when the gazetteer knows it, a PERSON when it opens with a first
     name, else of the span's label; the owned name keeps the label (ORG for a PERSON span)."""
-    text = seg[0].doc.text
     for k, tok in enumerate(seg[1:-1], 1):
         if tok.tag_ == "POS" and seg[k + 1].text[:1].isupper():
+            text = seg[0].doc.text  # joins every token: only when needed
             owner, owned = seg[:k], seg[k + 1:]
             owner_name = text[owner[0].idx:owner[-1].idx + len(owner[-1])]
             owned_name = text[owned[0].idx:owned[-1].idx + len(owned[-1])]

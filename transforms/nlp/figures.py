@@ -73,9 +73,9 @@ def extract_figures(doc: "Doc", source: dict | None = None) -> list[dict]:
     if source is None:
         source = doc.user_data.get("article_source") if doc.user_data else None
     scanner = _scanner(text, source or {})
-    ctx = _Context(doc)
+    ctx = _Context(doc, text)
     rows, i = [], 0
-    while i < len(scanner.L):
+    while (i := scanner.next_start(i)) < len(scanner.L):
         try:
             m = scanner.figure(i)
             row = ctx.classify(scanner, m) if m else None
@@ -107,13 +107,15 @@ def name_words(text: str) -> frozenset[str]:
 class _Context:
     """Per-doc lookups: char -> token, token -> entity, phone spans."""
 
-    def __init__(self, doc: "Doc"):
+    def __init__(self, doc: "Doc", text: str):
+        from spacy.attrs import IDX, LENGTH
+
         self.doc = doc
-        self.text = doc.text
+        self.text = text
         self.tok_at = [-1] * (len(self.text) + 1)
-        for tok in doc:
-            for c in range(tok.idx, tok.idx + len(tok.text)):
-                self.tok_at[c] = tok.i
+        if len(doc):
+            for i, (start, length) in enumerate(doc.to_array([IDX, LENGTH]).tolist()):
+                self.tok_at[start:start + length] = [i] * length
         self.ent_of: dict[int, "Span"] = {
             t: ent for ent in doc.ents for t in range(ent.start, ent.end)}
         self.phones = [(p.start(), p.end()) for p in _PHONE.finditer(self.text)]

@@ -37,15 +37,28 @@ def default_model() -> str:
         return PYPI_MODEL
 
 
-def load_model(name: str | None = None, max_chunk_chars: int | None = None):
-    """Load the spaCy pipeline; only components the extractors need stay enabled.
+# How much of the pipeline runs (``--nlp_parse``; the first is the default): "full"
+# runs every component on every sentence; "selective" runs NER on every sentence and
+# the tagger/parser only where the extractors read them (``transforms.nlp.selective``).
+PARSE_MODES = ("full", "selective")
+
+
+def load_model(name: str | None = None, max_chunk_chars: int | None = None,
+               parse: str = PARSE_MODES[0], extractors: Iterable[str] = registry.DEFAULT):
+    """Load the spaCy pipeline the ``extractors`` read, parsing as ``parse`` says.
     ``max_chunk_chars``: the longest text it will be given (None: spaCy's limit)."""
     import spacy
 
-    nlp = spacy.load(name or default_model(), exclude=["senter"])
+    if parse not in PARSE_MODES:
+        raise ValueError(f"parse must be one of {', '.join(PARSE_MODES)}, not {parse!r}")
+    nlp = spacy.load(name or default_model(), exclude=[] if parse == "selective" else ["senter"])
     if max_chunk_chars:
         nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
-    return nlp
+    if parse == "full":
+        return nlp
+    from transforms.nlp.selective import SelectivePipeline
+
+    return SelectivePipeline(nlp, registry.parse_needs(extractors))
 
 
 def split_text(text: str, max_chars: int) -> list[str]:
@@ -143,15 +156,15 @@ _WORKER_KEY: tuple | None = None
 WARM_UP_TEXT = "Gov. Ellen Marsh said the city would spend $5 million. “It is fair,” she said."
 
 
-def worker_setup(model: str | None, max_chunk_chars: int) -> None:
+def worker_setup(model: str | None, max_chunk_chars: int, parse: str = PARSE_MODES[0]) -> None:
     """Load the model and warm the extractors up (currency data, word lists), so
     one-time start-up costs are not charged to the first article's time budget."""
     global _WORKER_MODEL, _WORKER_KEY
-    if _WORKER_KEY == (model, max_chunk_chars):  # preloaded (a zygote's fork)
+    if _WORKER_KEY == (model, max_chunk_chars, parse):  # preloaded (a zygote's fork)
         return
-    _WORKER_MODEL = load_model(model, max_chunk_chars)
+    _WORKER_MODEL = load_model(model, max_chunk_chars, parse)
     list(annotate_articles(_WORKER_MODEL, [("warm-up", WARM_UP_TEXT)], max_chunk_chars, EXTRACTORS))
-    _WORKER_KEY = (model, max_chunk_chars)
+    _WORKER_KEY = (model, max_chunk_chars, parse)
 
 
 def worker_annotate(items: list[tuple], max_chunk_chars: int,

@@ -165,7 +165,7 @@ def _names() -> tuple[dict[str, str], dict[str, tuple[str, bool]]]:
                 continue
     full: dict[str, str] = {}
     generic: dict[str, Counter] = defaultdict(Counter)
-    for code in _codes() - {"XBT"}:
+    for code in sorted(_codes() - {"XBT"}):  # sorted: ties resolve the same in every run
         for count in (1, 2):
             try:
                 name = get_currency_name(code, count=count, locale="en").lower()
@@ -237,6 +237,25 @@ class Match:
     qualifier_words: tuple[str, ...] = ()
 
 
+# A figure's number starts at most this many lexemes after the figure's first lexeme:
+# a qualifier ("no less than": 3), "between", a minus sign, a currency prefix of up
+# to 3 lexemes ("HK$", "u.s $"), a doubled "$" and a sign after it ("$-12").
+MAX_NUMBER_OFFSET = 10
+
+
+def _starts_number(lexes: list[Lex], k: int) -> bool:
+    """Whether ``Scanner.number`` can match at lexeme ``k`` (a cheap necessary test)."""
+    lx = lexes[k]
+    if lx.kind == "num":
+        return True
+    if lx.kind != "word":
+        return False
+    if lx.low in ("a", "an"):
+        return k + 1 < len(lexes) and (lexes[k + 1].low in FRACTIONS
+                                       or lexes[k + 1].low in SCALES)
+    return lx.low in FRACTIONS or _word_num(lx.low) is not None
+
+
 class Scanner:
     """Figure grammar over a lexeme list.
 
@@ -249,9 +268,24 @@ class Scanner:
                  local_dollar: str | None = None, local_shilling: str | None = None,
                  name_words: frozenset[str] = frozenset()):
         self.L = lexes
+        self._next_number: list[int] | None = None
         self.any_case = any_case_codes
         self.local_dollar, self.local_shilling = local_dollar, local_shilling
         self.name_words = name_words
+
+    def next_start(self, i: int) -> int:
+        """The first lexeme at or after ``i`` where a figure can start (``len(L)``:
+        none): one with a number at most ``MAX_NUMBER_OFFSET`` lexemes on."""
+        if self._next_number is None:
+            n = len(self.L)
+            nxt = [n] * (n + 1)
+            for k in range(n - 1, -1, -1):
+                nxt[k] = k if _starts_number(self.L, k) else nxt[k + 1]
+            self._next_number = nxt
+        if i >= len(self.L):
+            return len(self.L)
+        k = self._next_number[i]
+        return k if k == len(self.L) else max(i, k - MAX_NUMBER_OFFSET)
 
     def _low(self, i: int) -> str:
         return self.L[i].low if 0 <= i < len(self.L) else ""
@@ -678,6 +712,7 @@ class Scanner:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def _word_num(word: str) -> float | None:
     if word in ("a", "an", "and", "-", "point") or word.endswith("s"):
         return None                      # "hundreds", "thousands": vague, not figures

@@ -1,7 +1,9 @@
 """The extractors that read the one parse of an article, by name.
 
 Each ``Extractor`` names the tables it fills and the counters it reports; its
-``run(article_id, doc, mentions)`` returns rows by table. ``--extractors`` is
+``run(article_id, doc, mentions)`` returns rows by table, and ``needs(doc)`` the
+character spans whose sentences it reads the tagger and the parser in (with
+``context`` sentences before each; ``transforms.nlp.selective``). ``--extractors`` is
 checked against ``EXTRACTORS`` (``select``); the annotate stage asks the registry
 which tables exist and which extractors run. Entity linking always runs first
 (``mentions``): quotes name their speakers with its canonical names.
@@ -24,11 +26,14 @@ Rows = dict[str, list[dict]]
 @dataclasses.dataclass(frozen=True)
 class Extractor:
     """One extractor: ``name`` (as in ``--extractors``), the ``tables`` it fills,
-    and ``run(article_id, doc, mentions) -> rows by table``."""
+    ``run(article_id, doc, mentions) -> rows by table``, and where it reads the parse:
+    ``needs(doc) -> spans`` plus ``context`` sentences before each span."""
 
     name: str
     tables: tuple[str, ...]
     run: Callable[[str, object, list], Rows]
+    needs: Callable[[object], list[tuple[int, int]]]
+    context: int = 0
 
     @property
     def stats(self) -> tuple[str, ...]:
@@ -59,10 +64,24 @@ def _quotes(article_id: str, doc, mentions: list) -> Rows:
     return {QUOTES: _keyed(article_id, extract_quotes(doc, mentions))}
 
 
+def _needs(kind: str) -> Callable[[object], list[tuple[int, int]]]:
+    def needs(doc) -> list[tuple[int, int]]:
+        from transforms.nlp import needs as spans
+
+        return getattr(spans, f"{kind}_needs")(doc)
+    needs.__name__ = f"{kind}_needs"
+    return needs
+
+
+# Sentences before a quote whose parse its speaker may come from: the sentence before
+# it (``quotes._previous_sentence_subject``) and the salience window of a pronoun
+# (``quote_speakers.SALIENCE_SENTENCES``).
+QUOTE_CONTEXT = 3
+
 EXTRACTORS: dict[str, Extractor] = {e.name: e for e in (
-    Extractor("entities", (ENTITIES, MENTIONS), _entities),
-    Extractor("figures", (FIGURES,), _figures),
-    Extractor("quotes", (QUOTES,), _quotes),
+    Extractor("entities", (ENTITIES, MENTIONS), _entities, _needs("entity")),
+    Extractor("figures", (FIGURES,), _figures, _needs("figure")),
+    Extractor("quotes", (QUOTES,), _quotes, _needs("quote"), QUOTE_CONTEXT),
 )}
 DEFAULT = tuple(EXTRACTORS)
 TABLES: tuple[str, ...] = tuple(t for e in EXTRACTORS.values() for t in e.tables)
@@ -89,6 +108,14 @@ def select(names: Iterable[str]) -> tuple[Extractor, ...]:
             f"unknown extractor {', '.join(map(repr, unknown))} in --extractors; "
             f"choose from {', '.join(EXTRACTORS)}")
     return tuple(e for name, e in EXTRACTORS.items() if name in names)
+
+
+def parse_needs(names: Iterable[str] = DEFAULT) -> list[tuple[Callable, int]]:
+    """``(needs, context)`` of the extractors named, and of entity linking, which
+    always runs (quotes name their speakers with it)."""
+    chosen = {e.name: e for e in select(names)}
+    chosen.setdefault("entities", EXTRACTORS["entities"])
+    return [(e.needs, e.context) for e in chosen.values()]
 
 
 def run_extractors(article_id: str, doc, names: Iterable[str] = DEFAULT) -> Rows:
