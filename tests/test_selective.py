@@ -76,3 +76,19 @@ def test_pipe_keeps_order_and_empty_texts(selective):
     texts = ["", TEXT, "Prices rose 3% to $4.5 billion.", "   "]
     docs = list(selective.pipe(texts, batch_size=2))
     assert [d.text for d in docs] == texts
+
+
+def test_the_fast_attribute_ruler_sets_what_spacy_s_sets(full):
+    """``transforms.nlp.attributes``: the tag map by array lookup, the other rules by
+    spaCy's AttributeRuler; every token attribute as the model's own component sets it."""
+    import spacy
+
+    from transforms.nlp.attributes import FastAttributeRuler
+    from transforms.nlp.model import default_model
+
+    assert isinstance(full.get_pipe("attribute_ruler"), FastAttributeRuler)
+    own = spacy.load(default_model(), exclude=["senter"])
+    text = TEXT + " Y'all ain't seen nothin' yet, she said. Let's go. I'm gonna win."
+    key = lambda doc: [(t.tag_, t.pos_, str(t.morph), t.lemma_, t.dep_)  # noqa: E731
+                       for t in doc]
+    assert key(full(text)) == key(own(text))

@@ -54,6 +54,9 @@ def load_model(name: str | None = None, max_chunk_chars: int | None = None,
     nlp = spacy.load(name or default_model(), exclude=[] if parse == "selective" else ["senter"])
     if max_chunk_chars:
         nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
+    from transforms.nlp.attributes import speed_up
+
+    speed_up(nlp)  # the same attributes, the tag map applied by array lookup
     if parse == "full":
         return nlp
     from transforms.nlp.selective import SelectivePipeline

@@ -25,16 +25,36 @@ SETTLED_NUMBER_LABELS = frozenset({"DATE", "TIME", "ORDINAL", "MONEY", "PERCENT"
 POSSESSIVE = frozenset({"'s", "’s"})
 
 
-def quote_needs(doc: "Doc") -> Spans:
-    """Each quote from its opening mark to the end of the sentence after it (its
-    frames: the cue and the speaker's subject)."""
+def quote_needs(doc: "Doc", context: int = 3) -> Spans:
+    """Each quote from the ``context``-th narrative sentence before it (a sentence with
+    words outside quotes: the salience window of a pronoun speaker,
+    ``quote_speakers.SALIENCE_SENTENCES``) to the end of the sentence after its
+    closing mark (its frames: the cue and the speaker's subject)."""
     text = doc.text
+    quotes = find_quote_spans(text)
+    if not quotes or not len(doc):
+        return []
+    opens = [q.open for q in quotes]
+    ends = [q.outer_end for q in quotes]
+
+    def in_quote(pos: int) -> bool:
+        k = bisect_right(opens, pos) - 1
+        return k >= 0 and pos < ends[k]
+    sents = list(doc.sents)
+    starts = [sent.start_char for sent in sents]
+    narrative = [any(not t.is_space and not t.is_punct and not in_quote(t.idx) for t in sent)
+                 for sent in sents]
     out = []
-    for q in find_quote_spans(text):
+    for q in quotes:
+        k = max(0, bisect_right(starts, q.open) - 1)
+        seen = 0
+        while k > 0 and seen < context:
+            k -= 1
+            seen += narrative[k]
         end = q.outer_end
         while end < q.para_end and text[end] not in SENT_END:
             end += 1
-        out.append((q.open, min(end + 1, len(text))))
+        out.append((starts[k], min(end + 1, len(text))))
     return out
 
 
@@ -64,6 +84,16 @@ def figure_needs(doc: "Doc") -> Spans:
             out.append((start, end))
         i = m.j
     return out
+
+
+GENDERED_PRONOUNS = frozenset("he him his himself she her hers herself".split())
+
+
+def pronoun_needs(doc: "Doc") -> Spans:
+    """Gendered pronouns, with the sentence before each: the article's own evidence of
+    a person's gender reads which person named there is the subject
+    (``quote_speakers.SpeakerResolver._pronoun_referent``)."""
+    return [(t.idx, t.idx + len(t)) for t in doc if t.lower_ in GENDERED_PRONOUNS]
 
 
 def entity_needs(doc: "Doc") -> Spans:

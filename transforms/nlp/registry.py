@@ -2,8 +2,8 @@
 
 Each ``Extractor`` names the tables it fills and the counters it reports; its
 ``run(article_id, doc, mentions)`` returns rows by table, and ``needs(doc)`` the
-character spans whose sentences it reads the tagger and the parser in (with
-``context`` sentences before each; ``transforms.nlp.selective``). ``--extractors`` is
+character spans whose sentences it reads the tagger and the parser in (and how many
+sentences before each; ``transforms.nlp.selective``). ``--extractors`` is
 checked against ``EXTRACTORS`` (``select``); the annotate stage asks the registry
 which tables exist and which extractors run. Entity linking always runs first
 (``mentions``): quotes name their speakers with its canonical names.
@@ -27,13 +27,13 @@ Rows = dict[str, list[dict]]
 class Extractor:
     """One extractor: ``name`` (as in ``--extractors``), the ``tables`` it fills,
     ``run(article_id, doc, mentions) -> rows by table``, and where it reads the parse:
-    ``needs(doc) -> spans`` plus ``context`` sentences before each span."""
+    ``needs``, pairs of ``need(doc) -> spans`` and how many sentences before each span
+    it reads too."""
 
     name: str
     tables: tuple[str, ...]
     run: Callable[[str, object, list], Rows]
-    needs: Callable[[object], list[tuple[int, int]]]
-    context: int = 0
+    needs: tuple[tuple[Callable[[object], list[tuple[int, int]]], int], ...]
 
     @property
     def stats(self) -> tuple[str, ...]:
@@ -73,15 +73,10 @@ def _needs(kind: str) -> Callable[[object], list[tuple[int, int]]]:
     return needs
 
 
-# Sentences before a quote whose parse its speaker may come from: the sentence before
-# it (``quotes._previous_sentence_subject``) and the salience window of a pronoun
-# (``quote_speakers.SALIENCE_SENTENCES``).
-QUOTE_CONTEXT = 3
-
 EXTRACTORS: dict[str, Extractor] = {e.name: e for e in (
-    Extractor("entities", (ENTITIES, MENTIONS), _entities, _needs("entity")),
-    Extractor("figures", (FIGURES,), _figures, _needs("figure")),
-    Extractor("quotes", (QUOTES,), _quotes, _needs("quote"), QUOTE_CONTEXT),
+    Extractor("entities", (ENTITIES, MENTIONS), _entities, ((_needs("entity"), 0),)),
+    Extractor("figures", (FIGURES,), _figures, ((_needs("figure"), 0),)),
+    Extractor("quotes", (QUOTES,), _quotes, ((_needs("quote"), 0), (_needs("pronoun"), 1))),
 )}
 DEFAULT = tuple(EXTRACTORS)
 TABLES: tuple[str, ...] = tuple(t for e in EXTRACTORS.values() for t in e.tables)
@@ -115,7 +110,7 @@ def parse_needs(names: Iterable[str] = DEFAULT) -> list[tuple[Callable, int]]:
     always runs (quotes name their speakers with it)."""
     chosen = {e.name: e for e in select(names)}
     chosen.setdefault("entities", EXTRACTORS["entities"])
-    return [(e.needs, e.context) for e in chosen.values()]
+    return [need for e in chosen.values() for need in e.needs]
 
 
 def run_extractors(article_id: str, doc, names: Iterable[str] = DEFAULT) -> Rows:
