@@ -53,6 +53,8 @@ from transforms.nlp.quote_words import cue_lemma
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
+_TEXT_KEY = ("news", "doc_text")  # doc.user_data key of the joined text
+
 KEEP_LABELS = frozenset({
     "PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "LAW",
     "WORK_OF_ART", "LANGUAGE"})
@@ -86,6 +88,15 @@ class Mention:
     label: str
     name: str
 
+
+
+def doc_text(doc: "Doc") -> str:
+    """``doc.text``, joined once per ``Doc`` (``Doc.text`` joins every token each time
+    it is read: per mention, that is quadratic in the article's length)."""
+    text = doc.user_data.get(_TEXT_KEY)
+    if text is None:
+        text = doc.user_data[_TEXT_KEY] = doc.text
+    return text
 
 def _norm(text: str) -> str:
     return " ".join(text.split())
@@ -231,7 +242,7 @@ def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"
     name, else of the span's label; the owned name keeps the label (ORG for a PERSON span)."""
     for k, tok in enumerate(seg[1:-1], 1):
         if tok.tag_ == "POS" and seg[k + 1].text[:1].isupper():
-            text = seg[0].doc.text  # joins every token: only when needed
+            text = doc_text(seg[0].doc)
             owner, owned = seg[:k], seg[k + 1:]
             owner_name = text[owner[0].idx:owner[-1].idx + len(owner[-1])]
             owned_name = text[owned[0].idx:owned[-1].idx + len(owned[-1])]
@@ -246,7 +257,7 @@ def _possessive_parts(seg: list["Token"], label: str) -> list[tuple[list["Token"
 def _raw_mentions(doc: "Doc") -> list[tuple[int, int, str, str]]:
     """(start_tok, end_tok, label, cleaned name) for kept NER spans, trimmed."""
     out = []
-    full_text = doc.text  # Doc.text joins every token: read it once
+    full_text = doc_text(doc)
     for ent in doc.ents:
         if ent.label_ not in KEEP_LABELS:
             continue
@@ -482,7 +493,7 @@ def _head_token(doc: "Doc", start: int, end: int) -> "Token | None":
 def _person_evidence(doc: "Doc", start: int, end: int) -> bool:
     """A title or honorific before the mention ("Mr.", "Sen."), or the mention is the
     subject of a speech verb: then it names a person even if it is also a place."""
-    before = doc.text[max(0, start - 20):start].split()
+    before = doc_text(doc)[max(0, start - 20):start].split()
     if before and before[-1].lower().rstrip(".") in TITLES:
         return True
     head = _head_token(doc, start, end)
@@ -495,7 +506,7 @@ def _person_context(doc: "Doc", start: int, end: int, speech: bool = True) -> bo
     actor", "Fox News host Dana Quill"), or an age after the name ("Reyes, 42,")."""
     if speech and _person_evidence(doc, start, end):
         return True
-    before = doc.text[max(0, start - 20):start].split()
+    before = doc_text(doc)[max(0, start - 20):start].split()
     if before and before[-1].lower().rstrip(".") in TITLES:
         return True
     head = _head_token(doc, start, end)
@@ -509,7 +520,7 @@ def _person_context(doc: "Doc", start: int, end: int, speech: bool = True) -> bo
     span = doc.char_span(start, end, alignment_mode="expand")
     if span is not None and _role_before(doc, span.start):
         return True
-    after = doc.text[end:end + 6]
+    after = doc_text(doc)[end:end + 6]
     return bool(re.match(r",\s?\d{1,3}\s?,", after))
 
 
