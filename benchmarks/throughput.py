@@ -664,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-large-bare", action="store_true",
                     help="large runs: compare with the bare loop on the 140 pages instead")
     ap.add_argument("--skip-quotes-cost", action="store_true")
+    ap.add_argument("--balance-off", action="store_true",
+                    help="also run each multi-worker configuration with --balance=off")
     ap.add_argument("--skip-selective", action="store_true",
                     help="skip the run with --nlp_parse=selective")
     ap.add_argument("--poll", type=float, default=0.5, help="polling interval (s) of CPU; memory every 4th")
@@ -723,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
                         parts_file=str(parts_file))
         for w in workers:
             cfgs[f"pipeline_{w}w"] = Config(f"pipeline_{w}w", "pipeline", str(pages), w)
+            if w > 1 and args.balance_off:
+                cfgs[f"pipeline_{w}w_balance_off"] = Config(
+                    f"pipeline_{w}w_balance_off", "pipeline", str(pages), w, args=("--balance=off",))
         if not args.skip_selective:
             cfgs["pipeline_1w_selective"] = Config("pipeline_1w_selective", "pipeline",
                                                    str(pages), 1, args=("--nlp_parse=selective",))
