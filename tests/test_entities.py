@@ -323,10 +323,26 @@ LABEL_CASES = {
         "Ravens DL Cole Baxter, however, decided to weigh in.",
         {"Ravens DL Cole Baxter": "PERSON"},
         {("Ravens", "Ravens", "ORG"), ("Cole Baxter", "Cole Baxter", "PERSON")}),
-    "one_word_person_listed_with_an_org_is_an_org": (
-        "The Ravens and Hornets were in the news for a different reason.",
-        {"Ravens": "ORG", "Hornets": "PERSON"},
-        {("Ravens", "Ravens", "ORG"), ("Hornets", "Hornets", "ORG")}),
+    "one_word_person_listed_with_orgs_is_an_org": (
+        "The Ravens, the Colts and Hornets were in the news for a different reason.",
+        {"Ravens": "ORG", "Colts": "ORG", "Hornets": "PERSON"},
+        {("Ravens", "Ravens", "ORG"), ("Colts", "Colts", "ORG"), ("Hornets", "Hornets", "ORG")}),
+    "place_listed_with_one_org_stays_a_gpe": (
+        "The EU and Britain signed the deal.",
+        {"EU": "ORG", "Britain": "GPE"}, {("EU", "EU", "ORG"), ("Britain", "Britain", "GPE")}),
+    "first_name_outvoted_stays_org": (
+        "Chelsea have delivered a message. Chelsea lost at home. Now Chelsea know.",
+        {"Chelsea": "ORG"}, {("Chelsea", "Chelsea", "ORG")}),
+    "capitals_are_no_first_name": (
+        "He was hauled out by the UK police. The US wants the UK to extradite him.",
+        {"UK": "GPE", "US": "GPE"}, {("UK", "UK", "GPE"), ("US", "US", "GPE")}),
+    "org_short_form_not_for_a_product": (
+        "Apple TV gets a new look. Apple said the update ships today.",
+        {"Apple TV": "ORG", "Apple": "ORG"},
+        {("Apple TV", "Apple TV", "ORG"), ("Apple", "Apple", "ORG")}),
+    "surname_qualifying_a_noun_after_the_stays_person": (
+        "Unlike the Nixon impeachment, this one moved fast.",
+        {"Nixon": "PERSON"}, {("Nixon", "Nixon", "PERSON")}),
     "demonym_is_no_person_nor_place": (
         "The average Montanan views the plan as toxic, Dana Quill said.",
         {"Montanan": "PERSON", "Dana Quill": "PERSON"},

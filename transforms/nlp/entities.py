@@ -44,9 +44,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from transforms.nlp.lexicon import (city_id, first_name_gender, is_calendar_word,
+from transforms.nlp.lexicon import (city_id, first_name_gender, is_calendar_word, is_geonames_name,
                                     is_city_main_name, is_demonym, is_geo_feature,
-                                    is_org_noun, is_person_attribute, is_person_noun,
+                                    is_org_designator, is_org_noun, is_person_attribute,
+                                    is_person_noun,
                                     is_place, is_town, noun_gender)
 from transforms.nlp.quote_words import cue_lemma
 
@@ -185,7 +186,7 @@ def _person_target(words: list[str], fulls: list[tuple[str, int]],
 # Lower-case words that may sit inside a name ("Bank of England", "Ludwig van Beethoven").
 NAME_PARTICLES = frozenset("""
 of and for the to on in at upon de du des da das do dos di del della van von der den ter
-la le les el al bin ibn bint y e &
+la le les el es al ul ud bin ibn bint zu y e &
 """.split())
 
 
@@ -311,9 +312,9 @@ def _org_target(name: str, longs: list[tuple[str, str, int]]) -> str | None:
 
 
 def _org_short_form(name: str, longs: list[tuple[str, str, int]], at: int) -> str | None:
-    """"Vantor" after "Vantor Group Corp": an organisation named again by the first
-    words of its full name, introduced earlier in the article (the longest such name);
-    a place is not shortened this way ("Manchester")."""
+    """"Vantor" after "Vantor Group Corp": an organisation named again without the
+    designators of its full name ("Group", "Corp", "Inc"), introduced earlier in the
+    article (the longest such name); not "Apple" for "Apple TV", nor a place."""
     words = name.split()
     if is_place(name):
         return None
@@ -321,9 +322,21 @@ def _org_short_form(name: str, longs: list[tuple[str, str, int]], at: int) -> st
     for long, lab, first in longs:
         lw = long.split()
         if (lab == "ORG" and first < at and len(lw) > len(words) and lw[:len(words)] == words
+                and all(is_org_designator(w) for w in lw[len(words):])
                 and (best is None or len(lw) > len(best.split()))):
             best = long
     return best
+
+
+def _org_cut_short(doc: "Doc", end: int, name: str,
+                   longs: list[tuple[str, str, int]]) -> str | None:
+    """"the New York State" + "Attorney General" in the text: a span the model cut
+    short of an organisation's full name used elsewhere in the article."""
+    after = doc.text[doc[end - 1].idx + len(doc[end - 1]):][:80]
+    for long, lab, _ in longs:
+        if lab == "ORG" and long.startswith(name + " ") and after.startswith(long[len(name):]):
+            return long
+    return None
 
 
 def _defined_acronyms(doc: "Doc", raw: list) -> dict[str, tuple[str, str]]:
@@ -420,7 +433,8 @@ def _add_first_names(doc: "Doc", raw: list) -> None:
     for tok in doc[1:]:
         prev = doc[tok.i - 1]
         if (tok.text in lone and tok.i not in covered and prev.i not in covered
-                and prev.is_title and first_name_gender(prev.text)):
+                and prev.is_title and prev.pos_ == "PROPN" and not prev.is_stop
+                and prev.lower_.rstrip(".") not in TITLES and first_name_gender(prev.text)):
             raw.append((prev.i, tok.i + 1, "PERSON", f"{prev.text} {tok.text}"))
 
 
@@ -464,7 +478,8 @@ def _link_names(doc: "Doc", raw: list, acronyms: dict,
             name, lab = acronyms[name]
         elif lab != "PERSON" and (target := _org_target(name, long_list)):
             name, lab = target, longs[target][0]
-        elif lab == "ORG" and (target := _org_short_form(name, long_list, doc[s].idx)):
+        elif lab == "ORG" and (target := _org_short_form(name, long_list, doc[s].idx)
+                               or _org_cut_short(doc, e, name, long_list)):
             name = target
         elif lab != "PERSON" and len(words) == 1 and (
                 name in surnames or name in first_names and not is_place(name)):
@@ -514,8 +529,8 @@ def _person_context(doc: "Doc", start: int, end: int, speech: bool = True) -> bo
         return False
     if head.dep_ == "appos" and (is_person_noun(head.head.lemma_) or noun_gender(head.head.lemma_)):
         return True
-    if any(c.dep_ == "appos" and (is_person_noun(c.lemma_) or noun_gender(c.lemma_)
-                                  or c.like_num) for c in head.children):
+    if any(c.dep_ == "appos" and (is_person_noun(c.lemma_) or noun_gender(c.lemma_))
+           for c in head.children):
         return True
     span = doc.char_span(start, end, alignment_mode="expand")
     if span is not None and _role_before(doc, span.start):
@@ -530,10 +545,14 @@ def _org_context(doc: "Doc", start: int, end: int) -> bool:
     head = _head_token(doc, start, end)
     if head is None:
         return False
-    if any(c.dep_ in ("compound", "appos") and c.is_lower and is_org_noun(c.lemma_)
+    if any(c.dep_ == "compound" and c.is_lower and c.i < head.i and is_org_noun(c.lemma_)
            for c in head.children):
         return True
-    return (head.dep_ in ("compound", "appos") and head.head.is_lower
+    if (head.dep_ == "appos" and head.head.is_lower and is_org_noun(head.head.lemma_)
+            and not first_name_gender(doc[head.i - 1].text if head.i else "")
+            and not first_name_gender(head.text)):
+        return True  # "the newspaper Dagens Blad", not "the team, Kim Hana"
+    return (head.dep_ == "compound" and head.head.is_lower and head.head.i > head.i
             and is_org_noun(head.head.lemma_))
 
 
@@ -553,6 +572,13 @@ def _modifies_noun(doc: "Doc", start: int, end: int) -> bool:
     head = _head_token(doc, start, end)
     return (head is not None and head.dep_ in ("compound", "nmod", "amod")
             and head.head.pos_ == "NOUN" and head.head.i > head.i)
+
+
+def _modifies_any_noun(doc: "Doc", start: int, end: int) -> bool:
+    """"the Nixon impeachment": the name qualifies a later noun, whose "the" it is."""
+    head = _head_token(doc, start, end)
+    return (head is not None and head.dep_ in ("compound", "nmod", "amod", "poss")
+            and head.head.i > head.i)
 
 
 def _qualifies_person_noun(doc: "Doc", start: int, end: int) -> bool:
@@ -575,8 +601,8 @@ def _after_the(doc: "Doc", start: int) -> bool:
     return i >= 0 and doc[i].lower_ == "the"
 
 
-# "on Twitter", "via Telegram", "across Instagram": where a platform or medium is.
-_MEDIUM_PREPOSITIONS = frozenset("on via across through".split())
+# "on Twitter", "via Telegram": where a platform or medium is ("across Britain" is not).
+_MEDIUM_PREPOSITIONS = frozenset("on via".split())
 _CAMEL = re.compile(r"[a-z]{3}[A-Z]|^[A-Z]+[a-z]+[A-Z]{2}")
 
 
@@ -626,8 +652,9 @@ def _mention_vote(doc: "Doc", start: int, end: int, label: str, name: str) -> st
             is_town(name) and _place_context(doc, start, end)
             or is_place(name) and _modifies_noun(doc, start, end)):
         return "GPE"
-    if label == "PERSON" and (_org_context(doc, start, end) or _after_the(doc, start)
-                              and not _qualifies_person_noun(doc, start, end)):
+    if label == "PERSON" and (_org_context(doc, start, end) or (
+            _after_the(doc, start) and not _modifies_any_noun(doc, start, end)
+            and not first_name_gender(name.split()[0]))):
         return "ORG"
     return label
 
@@ -638,6 +665,18 @@ def _named_after_place(words: list[str]) -> bool:
     name = " ".join(words)
     return (is_place(words[0]) and not first_name_gender(words[0]) and not is_town(name)
             and not is_geo_feature(words[-1]))
+
+
+def _list_items(tok: "Token") -> list["Token"]:
+    """The items of the coordination ``tok`` stands in ("A, B and C"), ``tok`` included."""
+    while tok.dep_ == "conj" and tok.head is not tok:
+        tok = tok.head
+    items, todo = [], [tok]
+    while todo:
+        t = todo.pop()
+        items.append(t)
+        todo += [c for c in t.children if c.dep_ == "conj"]
+    return items
 
 
 def _unknown_places_to_orgs(doc: "Doc", kept: list, label_of: dict[str, str],
@@ -657,13 +696,12 @@ def _unknown_places_to_orgs(doc: "Doc", kept: list, label_of: dict[str, str],
             nxt = doc[after.end] if after is not None and after.end < len(doc) else None
             spans.append((head, name, nxt))
     for head, name, nxt in spans:
-        chain = [head.head] if head.dep_ == "conj" else []
-        chain += [c for c in head.children if c.dep_ == "conj"]
-        listed = any(heads.get(t.i) == "ORG" for t in chain)
+        items = [heads.get(t.i) for t in _list_items(head) if t.i != head.i]
+        listed = items.count("ORG") >= 2 and not {"PERSON", "GPE"} & set(items)
         if (label_of[name] == "PERSON" and listed and " " not in name
                 and name not in person_seen and not first_name_gender(name)):
             label_of[name] = "ORG"
-        if label_of[name] != "GPE" or "." in name or is_town(name):
+        if label_of[name] != "GPE" or "." in name or is_geonames_name(name):
             continue
         if (listed
                 or head.dep_ == "pobj" and head.head.lower_ in _MEDIUM_PREPOSITIONS
@@ -703,6 +741,7 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
     person_seen: set[str] = set()
     thing_seen: set[str] = set()
     role_seen: set[str] = set()
+    org_seen: set[str] = set()
     at_place: set[str] = set()
     kept = []
     for s, e, lab, name in linked:
@@ -719,19 +758,23 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
                 role_seen.add(name)
         if _place_context(doc, s, e, _ORIGIN_PREPOSITIONS):
             at_place.add(name)
+        if lab == "PERSON" and _org_context(doc, s, e):
+            org_seen.add(name)
         votes[name][vote] += 1   # Counter keeps insertion order: max() returns the first
         kept.append((s, e, lab, name))
     label_of = {n: _winner(n, c) for n, c in votes.items()}
     for n, lab in label_of.items():
         words = n.split()
-        if n in role_seen and (votes[n]["PERSON"] or first_name_gender(words[0])
-                               and not is_place(n)):
+        if n in role_seen and (votes[n]["PERSON"] or len(words) > 1
+                               and first_name_gender(words[0]) and not is_place(n)):
             label_of[n] = "PERSON"
         elif n in person_seen:
             continue
+        elif lab == "PERSON" and n in org_seen:
+            label_of[n] = "ORG"     # "the Fine Fair party" once: no person's name
         elif len(words) == 1:
             if first_name_gender(n):
-                if votes[n]["PERSON"]:
+                if votes[n]["PERSON"] == max(votes[n].values()):
                     label_of[n] = "PERSON"
             elif lab == "PERSON" and (n in thing_seen or n in at_place):
                 label_of[n] = "GPE" if n in at_place else "ORG"

