@@ -332,7 +332,8 @@ def _org_cut_short(doc: "Doc", end: int, name: str,
                    longs: list[tuple[str, str, int]]) -> str | None:
     """"the New York State" + "Attorney General" in the text: a span the model cut
     short of an organisation's full name used elsewhere in the article."""
-    after = doc.text[doc[end - 1].idx + len(doc[end - 1]):][:80]
+    stop = doc[end - 1].idx + len(doc[end - 1])
+    after = doc_text(doc)[stop:stop + 80]
     for long, lab, _ in longs:
         if lab == "ORG" and long.startswith(name + " ") and after.startswith(long[len(name):]):
             return long
@@ -784,7 +785,7 @@ def _vote_labels(doc: "Doc", linked: list) -> list[Mention]:
         label_of[n] = "PERSON"
     _unknown_places_to_orgs(doc, kept, label_of, person_seen)
     common = _common_words(doc)
-    text = doc.text
+    text = doc_text(doc)
     mentions = {Mention(s, e, text[s:e], label_of[name], name) for s, e, _, name in kept
                 if not (name.lower() in common and label_of[name] in ("PERSON", "ORG")
                         and name not in is_person)}
