@@ -351,6 +351,16 @@ LABEL_CASES = {
         "Kiev is far away. Protests spread in Kyiv and Lviv.",
         {"Kiev": "PERSON", "Kyiv": "GPE", "Lviv": "GPE"},
         {("Kiev", "Kyiv", "GPE"), ("Kyiv", "Kyiv", "GPE"), ("Lviv", "Lviv", "GPE")}),
+    "law_named_like_an_org_is_a_law": (
+        "Officials violated the Political Funds Control Act, Dana Quill said.",
+        {"Political Funds Control Act": "ORG", "Dana Quill": "PERSON"},
+        {("Political Funds Control Act", "Political Funds Control Act", "LAW"),
+         ("Dana Quill", "Dana Quill", "PERSON")}),
+    "comma_list_closed_by_and_is_one_name": (
+        "A spokesperson for Housing, Infrastructure and Communities Canada declined.",
+        {"Housing, Infrastructure and Communities Canada": "ORG"},
+        {("Housing, Infrastructure and Communities Canada",
+          "Housing, Infrastructure and Communities Canada", "ORG")}),
     # an organisation named again by the first words of its full name
     "org_short_form_links_to_long_form": (
         "Vantor Group Corp cut 300 jobs. Vantor agreed to inject $2 billion.",

@@ -35,7 +35,9 @@ Plain functions over a spaCy ``Doc`` (no Beam). Canonicalisation is per article:
   spellings of one city ("Kiev", "Kyiv") are one name; acronyms are also defined
   after a qualifier ("Leeds Regional Flood Centre (RFC)"), before the long form
   ("Kora (Kent Office for Research and Analysis)") and over a long form the model
-  cut; a known first name before a lone surname the model missed joins it.
+  cut; a known first name before a lone surname the model missed joins it; an
+  "organisation" whose last word names a law or document ("... Act", "... Agreement")
+  is a LAW.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ from typing import TYPE_CHECKING, Iterable
 
 from transforms.nlp.lexicon import (city_id, first_name_gender, is_calendar_word, is_geonames_name,
                                     is_city_main_name, is_demonym, is_geo_feature,
-                                    is_org_designator, is_org_noun, is_person_attribute,
+                                    is_law_word, is_org_designator, is_org_noun,
+                                    is_person_attribute,
                                     is_person_noun,
                                     is_place, is_town, noun_gender)
 from transforms.nlp.quote_words import cue_lemma
@@ -210,8 +213,10 @@ def _segments(tokens: Iterable["Token"]) -> list[list["Token"]]:
     "commerce ministry"); parts without a capitalised word are dropped."""
     parts: list[list["Token"]] = [[]]
     toks = list(tokens)
+    # "Immigration, Refugees and Citizenship Canada": a list closed by "and" is one name
+    one_list = any(t.lower_ in ("and", "&") for t in toks)
     for k, tok in enumerate(toks):
-        if tok.text in "()[]" or (tok.text == "," and 0 < k < len(toks) - 1
+        if tok.text in "()[]" or (tok.text == "," and 0 < k < len(toks) - 1 and not one_list
                                    and toks[k + 1].text[:1].isupper()):
             parts.append([])
         elif not _glue(tok):
@@ -647,6 +652,8 @@ def _mention_vote(doc: "Doc", start: int, end: int, label: str, name: str) -> st
         return None
     if " " not in name and is_demonym(name):
         return "NORP"
+    if label == "ORG" and " " in name and is_law_word(name.split()[-1]):
+        return "LAW"  # "the Clean Air Act", "the Status of Forces Agreement"
     if label == "PERSON" and is_place(name):
         return "GPE"
     if label in ("ORG", "PERSON") and (

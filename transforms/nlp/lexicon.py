@@ -63,6 +63,11 @@ ORG_DESIGNATORS = frozenset("""
 group corp corp. corporation co co. company companies inc inc. incorporated ltd ltd.
 limited llc plc holdings holding international ag sa nv gmbh lp llp
 """.split())
+# Last words of the name of a law or document ("the Clean Air Act", "the Paris Agreement").
+LAW_WORDS = frozenset("""
+law act bill agreement treaty accord convention charter directive regulation protocol pact
+strategy statement
+""".split())
 # Last words of a place's name that say what kind of place it is ("Gaza Strip").
 GEO_FEATURE_WORDS = frozenset("""
 strip valley bay island islands county province region district peninsula coast heights
@@ -119,6 +124,11 @@ def is_org_noun(lemma: str) -> bool:
 def is_org_designator(word: str) -> bool:
     """True for "Corp", "Inc.", "Group": a word that says a name is a company's."""
     return word.lower() in ORG_DESIGNATORS
+
+
+def is_law_word(word: str) -> bool:
+    """True for a word that ends a law's or document's name: "Act", "Agreement"."""
+    return word.lower() in LAW_WORDS
 
 
 def is_geo_feature(word: str) -> bool:
