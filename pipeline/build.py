@@ -51,29 +51,30 @@ def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:
 _LOCAL = (None, "", "DirectRunner", "FnApiRunner")
 
 
+def _one_local_worker(opts: NewsOptions) -> bool:
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    return opts.view_as(StandardOptions).runner in _LOCAL \
+        and opts.view_as(DirectOptions).direct_num_workers == 1
+
+
 def balance_enabled(opts: NewsOptions) -> bool:
     """Whether a batch run spreads files and articles in bins of equal size
     (``--balance``): worth its two shuffles where a runner splits work statically
     among several workers, not with one worker nor on Dataflow, which rebalances."""
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import StandardOptions
 
     if opts.balance != "auto":
         return opts.balance == "on"
-    runner = opts.view_as(StandardOptions).runner
-    if runner in _LOCAL:
-        return opts.view_as(DirectOptions).direct_num_workers != 1
-    return "dataflow" not in str(runner).lower()
+    return not _one_local_worker(opts) and \
+        "dataflow" not in str(opts.view_as(StandardOptions).runner).lower()
 
 
 def read_spread(opts: NewsOptions) -> str:
     """How the batch read spreads files (``ReadDocuments.spread``)."""
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
-
     if balance_enabled(opts):
         return "bins"
-    local = opts.view_as(StandardOptions).runner in _LOCAL
-    return "none" if local and opts.view_as(DirectOptions).direct_num_workers == 1 \
-        else "reshuffle"
+    return "none" if _one_local_worker(opts) else "reshuffle"
 
 
 def _has_table(output: str, table: str) -> bool:

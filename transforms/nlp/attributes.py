@@ -54,9 +54,10 @@ class FastAttributeRuler:
             attrs = pattern["attrs"]
             pos = POS_IDS[attrs["POS"]] if "POS" in attrs else None
             morph = vocab.morphology.add(attrs["MORPH"]) if "MORPH" in attrs else None
-            old = self.by_tag.get(vocab.strings.add(tag), (None, None))
-            self.by_tag[vocab.strings[tag]] = (pos if pos is not None else old[0],
-                                               morph if morph is not None else old[1])
+            key = vocab.strings.add(tag)
+            old = self.by_tag.get(key, (None, None))
+            self.by_tag[key] = (pos if pos is not None else old[0],
+                                morph if morph is not None else old[1])
         self.rest = AttributeRuler(vocab, name=f"{name}.rest")
         self.rest.add_patterns(rest)
 
