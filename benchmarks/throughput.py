@@ -96,6 +96,7 @@ def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
 
     started = time.perf_counter()
     from transforms.nlp import model as nlp_lib
+    from transforms.formats.document import Document
     from transforms.formats.page import clean_document
     import transforms.nlp.entities as entities
     import transforms.nlp.figures as figures
@@ -142,8 +143,8 @@ def bare_loop(input_dir: str, extractors: tuple[str, ...], settings: dict,
         t0 = time.perf_counter()
         counts["documents"] += 1
         try:
-            article = clean_document({"source": str(path), "input_format": "html",
-                                      "raw": path.read_bytes()}, settings["min_text_chars"])
+            article = clean_document(Document(str(path), "html", raw=path.read_bytes()),
+                                     settings["min_text_chars"])
         except Exception:
             counts["errors"] += 1
             seconds["clean"] += time.perf_counter() - t0
@@ -399,13 +400,13 @@ def balanced_parts(input_dir: str, parts: int) -> list[list[str]]:
     """Page names in ``parts`` sets of equal cleaned text (largest first into the
     lightest set): an oracle split, since it cleans every page first."""
     from transforms.shaping.balance import plan_bins
+    from transforms.formats.document import Document
     from transforms.formats.page import clean_document
 
     weights = {}
     for path in sorted(Path(input_dir).glob("*.html")):
         try:
-            text = clean_document({"source": str(path), "input_format": "html",
-                                   "raw": path.read_bytes()})["text"]
+            text = clean_document(Document(str(path), "html", raw=path.read_bytes()))["text"]
         except Exception:
             text = ""
         weights[path.name] = len(text) + 1
@@ -508,6 +509,8 @@ def make_copies(pages: Path, target: Path, copies: int) -> int:
 def _injection_point(raw: bytes, clean, source: str) -> int | None:
     """Offset of the end of a long text node (outside scripts and styles) whose
     text trafilatura keeps in the main text, or None."""
+    from transforms.formats.document import Document
+
     hidden = [m.span() for m in _HIDDEN.finditer(raw)]
     candidates = []
     for node in _TEXT_NODE.finditer(raw):
@@ -517,8 +520,7 @@ def _injection_point(raw: bytes, clean, source: str) -> int | None:
     for _, at in sorted(candidates, reverse=True)[:12]:
         probe = raw[:at] + b" Zqxbenchmarkprobe." + raw[at:]
         try:
-            if "Zqxbenchmarkprobe" in clean({"source": source, "input_format": "html",
-                                             "raw": probe})["text"]:
+            if "Zqxbenchmarkprobe" in clean(Document(source, "html", raw=probe))["text"]:
                 return at
         except Exception:
             return None

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tests import hostile_corpus as hc
 from tests.conftest import REPO, read_table, run_pipeline, shared_path
+from transforms.formats.document import Document
 from transforms.read import ReadFileFn, iter_warc
 
 BUDGETS = ("--extract_timeout", "5", "--nlp_timeout", "30", "--max_nlp_chars", "20000",
@@ -242,7 +243,7 @@ def test_gzip_bomb_and_huge_jsonl_line_are_read_only_up_to_the_cap(tmp_path):
         assert [e["error"] for e in errors] == ["TooLarge"], path.name
         assert peak < 3 * cap, (path.name, peak)
     assert [i for i in items if not hasattr(i, "tag")] == [
-        {"source": f"{lines}:2", "input_format": "jsonl", "text": "after"}]
+        Document(source=f"{lines}:2", input_format="jsonl", text="after")]
 
 
 @pytest.mark.parametrize("extra", [400, 1500])
@@ -252,9 +253,9 @@ def test_plain_warc_record_running_into_the_next_one_is_flagged_and_the_next_one
     path = tmp_path / "p.warc"
     expected = hc.overlong_warc(path, extra=extra)
     items = list(iter_warc(str(path), path.open("rb"), 10**6))
-    got = {i["error"]["source"] if "error" in i else i["source"]: i for i in items}
+    got = {i.source if isinstance(i, Document) else i["error"]["source"]: i for i in items}
     assert set(got) == set(expected) and len(items) == len(expected)
-    [error] = [i["error"] for i in items if "error" in i]
+    [error] = [i["error"] for i in items if not isinstance(i, Document)]
     assert error["error"] == "CorruptWarcRecord" and "Content-Length" in error["message"]
 
 
@@ -276,8 +277,8 @@ def test_warc_damage_without_seek_costs_the_rest_of_the_file(tmp_path):
     path = tmp_path / "c.warc.gz"
     expected = hc.corrupt_warc(path)
     items = list(iter_warc(str(path), io.BufferedReader(_Unseekable(path.read_bytes())), 10**6))
-    docs = [i["source"] for i in items if "error" not in i]
-    [error] = [i["error"] for i in items if "error" in i]
+    docs = [i.source for i in items if isinstance(i, Document)]
+    [error] = [i["error"] for i in items if not isinstance(i, Document)]
     assert docs == sorted(s for s, o in expected.items() if o.kind == "article")[:2]
     assert error["error"] == "TruncatedWarc" and "2 response records before it" in error["message"]
 

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import REPO, SAMPLES, read_table
 from tests.runner_env import kill_group
 from tests.hostile_corpus import english_paragraphs, page
+from transforms.formats.document import Document
 from transforms.formats.message import key_url, message_document, message_source, parse_source
 from transforms.formats.records import BadRecord, TooLarge
 from transforms.kafka import advance, known_sources
@@ -39,16 +40,16 @@ def test_a_message_source_names_topic_partition_offset():
 
 def test_raw_html_and_json_values_become_the_documents_files_would():
     html = b"<html><body><p>Hello</p></body></html>"
-    assert message_document(SRC, None, html, 1000) == {
-        "source": SRC, "input_format": "html", "raw": html}
+    assert message_document(SRC, None, html, 1000) == Document(
+        source=SRC, input_format="html", raw=html)
     record = json.dumps({"html": "<p>x</p>", "url": "https://a.example/1", "title": "T",
                          "published": "2026-03-01"}).encode()
-    assert message_document(SRC, b"id-7", b"\xef\xbb\xbf \n" + record, 1000) == {
-        "source": SRC, "input_format": "jsonl", "html": "<p>x</p>",
-        "url": "https://a.example/1", "title": "T", "published": "2026-03-01"}
+    assert message_document(SRC, b"id-7", b"\xef\xbb\xbf \n" + record, 1000) == Document(
+        source=SRC, input_format="jsonl", html="<p>x</p>",
+        url="https://a.example/1", title="T", published="2026-03-01")
     text = message_document(SRC, b"https://b.example/2", b'{"text": "Plain words."}', 1000)
-    assert text == {"source": SRC, "input_format": "jsonl", "text": "Plain words.",
-                    "url": "https://b.example/2"}  # the key names the page
+    assert text == Document(source=SRC, input_format="jsonl", text="Plain words.",
+                            url="https://b.example/2")  # the key names the page
 
 
 def test_a_key_is_a_url_only_when_it_is_one():

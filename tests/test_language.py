@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import read_table, run_pipeline
 from transforms.formats.language import guess_language, identify_language
+from transforms.formats.document import Document
 from transforms.formats.page import NoMainText, clean_document
 
 GERMAN = ("Der Stadtrat hat am Dienstag beschlossen, die alte Brücke über den Fluss "
@@ -43,7 +44,7 @@ def test_a_text_without_letters_has_no_language():
 
 
 def _doc(**fields):
-    return {"source": "x.jsonl:1", "input_format": "jsonl", **fields}
+    return Document(source="x.jsonl:1", input_format="jsonl", **fields)
 
 
 def test_text_records_are_kept_however_short():

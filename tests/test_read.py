@@ -9,6 +9,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from transforms.formats.document import Document
 from transforms.read import (TooLarge, expand_input, input_format, iter_html_file,
                              iter_jsonl, iter_warc)
 
@@ -42,7 +43,7 @@ def test_directory_becomes_recursive_glob(tmp_path):
 def test_html_file_gzipped_and_size_cap():
     raw = gzip.compress(PAGE.encode())
     [doc] = iter_html_file("p.html.gz", io.BytesIO(raw), limit=10_000)
-    assert doc["raw"] == PAGE.encode() and doc["source"] == "p.html.gz"
+    assert doc.raw == PAGE.encode() and doc.source == "p.html.gz"
     with pytest.raises(TooLarge):
         list(iter_html_file("p.html", io.BytesIO(PAGE.encode()), limit=10))
 
@@ -55,11 +56,11 @@ def test_warc_keeps_html_responses_only():
         ("response", "https://n.example/b", PAGE.encode(), "text/html"),
     ])
     docs = list(iter_warc("c.warc.gz", io.BytesIO(warc), limit=10_000))
-    assert [d["url"] for d in docs] == ["https://n.example/a", "https://n.example/b"]
+    assert [d.url for d in docs] == ["https://n.example/a", "https://n.example/b"]
     first = docs[0]
-    assert first["http_charset"] == "windows-1251" and first["fetched_at"] is not None
-    assert first["source"].startswith("c.warc.gz#<urn:uuid:")
-    assert first["raw"].decode("cp1251") == "Привет"
+    assert first.http_charset == "windows-1251" and first.fetched_at is not None
+    assert first.source.startswith("c.warc.gz#<urn:uuid:")
+    assert first.raw.decode("cp1251") == "Привет"
 
 
 
@@ -72,7 +73,7 @@ def test_warc_reader_counts_what_it_skips_without_beam():
         ("response", "https://n.example/b", PAGE.encode(), "text/html"),
     ])
     reader = WarcReader("c.warc.gz", io.BytesIO(warc), limit=10_000)
-    assert [d["url"] for d in reader] == ["https://n.example/b"]
+    assert [d.url for d in reader] == ["https://n.example/b"]
     assert reader.skipped == {"warc_request_records_skipped": 1,
                               "warc_non_html_responses_skipped": 1}
 
@@ -81,8 +82,8 @@ def test_truncated_warc_keeps_earlier_records_and_reports_the_rest():
     warc = make_warc([("response", f"https://n.example/{i}", PAGE.encode() * 50, "text/html")
                       for i in range(3)])
     items = list(iter_warc("t.warc.gz", io.BytesIO(warc[: len(warc) - 200]), limit=10**6))
-    docs = [i for i in items if "error" not in i]
-    errors = [i["error"] for i in items if "error" in i]
+    docs = [i for i in items if isinstance(i, Document)]
+    errors = [i["error"] for i in items if not isinstance(i, Document)]
     assert len(docs) == 2 and len(errors) == 1
     assert errors[0]["stage"] == "read" and errors[0]["error"] == "TruncatedWarc"
     assert "2 response records before it" in errors[0]["message"]
@@ -92,10 +93,25 @@ def test_jsonl_bad_lines_cost_only_themselves():
     lines = [json.dumps({"url": "https://n.example/a", "html": PAGE}), "{not json",
              "[1, 2]", json.dumps({"url": "x"}), "", json.dumps({"text": "Plain text.", "title": "T"})]
     items = list(iter_jsonl("d.jsonl", io.BytesIO("\n".join(lines).encode()), limit=10_000))
-    docs = [i for i in items if "error" not in i]
-    errors = {i["error"]["source"]: i["error"]["message"] for i in items if "error" in i}
-    assert [d["source"] for d in docs] == ["d.jsonl:1", "d.jsonl:6"]
-    assert docs[0]["html"] == PAGE and docs[1]["text"] == "Plain text." and docs[1]["title"] == "T"
+    docs = [i for i in items if isinstance(i, Document)]
+    errors = {i["error"]["source"]: i["error"]["message"] for i in items
+              if not isinstance(i, Document)}
+    assert [d.source for d in docs] == ["d.jsonl:1", "d.jsonl:6"]
+    assert docs[0].html == PAGE and docs[1].text == "Plain text." and docs[1].title == "T"
     assert set(errors) == {"d.jsonl:2", "d.jsonl:3", "d.jsonl:4"}
     assert "invalid JSON" in errors["d.jsonl:2"] and "not an object" in errors["d.jsonl:3"]
     assert "neither" in errors["d.jsonl:4"]
+
+
+def test_a_document_holds_one_body_and_crosses_beams_coder_unchanged():
+    import datetime as dt
+
+    from apache_beam import coders
+
+    doc = Document("c.warc#1", "warc", raw=b"<p>x</p>", url="https://n.example/a",
+                   http_charset="utf-8", fetched_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+    coder = coders.registry.get_coder(Document)  # what Beam infers for the type
+    assert coder.decode(coder.encode(doc)) == doc
+    for bodies in ({}, {"raw": b"x", "text": "x"}, {"html": "<p>", "text": "x"}):
+        with pytest.raises(ValueError, match="exactly one of raw, html and text"):
+            Document("d.jsonl:1", "jsonl", **bodies)

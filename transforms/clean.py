@@ -13,6 +13,7 @@ from apache_beam.utils.shared import Shared
 
 from schemas.layout import ERRORS
 from transforms.errors import error_row
+from transforms.formats.document import Document
 from transforms.formats.page import clean_document, extract, quiet_logging
 
 STAGE = "clean"
@@ -64,7 +65,7 @@ class CleanFn(beam.DoFn):
         with self._worker.lock:
             return self._worker.worker.call(html, url, timeout=self.config.extract_timeout)
 
-    def process(self, doc: dict):
+    def process(self, doc: Document):
         from transforms.sandbox.worker import BudgetExceeded, RemoteError
 
         try:
@@ -75,7 +76,7 @@ class CleanFn(beam.DoFn):
             if isinstance(exc, BudgetExceeded):
                 self.timeouts.inc()
             self.errors.inc()
-            row = error_row(doc["source"], STAGE, exc)
+            row = error_row(doc.source, STAGE, exc)
             if isinstance(exc, RemoteError):  # the child's traceback, not the pipe's
                 row["detail"] = exc.detail[-4000:]
             yield beam.pvalue.TaggedOutput(ERRORS, row)
@@ -90,7 +91,7 @@ class CleanFn(beam.DoFn):
 
 
 class Clean(beam.PTransform):
-    """Documents -> article rows (main output) and error rows (``errors``)."""
+    """``Document`` records -> article rows (main output) and error rows (``errors``)."""
 
     def __init__(self, config: CleanConfig):
         super().__init__()

@@ -2,7 +2,7 @@
 
 ``ReadKafkaDocuments``: Beam's Kafka connector (``apache_beam.io.kafka.ReadFromKafka``, a
 cross-language transform backed by Java's KafkaIO and run in the runner's JVMs) -> one
-document per message (``transforms.formats.message``), or an errors row, in fixed windows
+``Document`` per message (``transforms.formats.message``), or an errors row, in fixed windows
 of the time each message was read.
 
 ``CommitWrittenOffsets``: the consumer group's offsets are committed by the pipeline
@@ -84,7 +84,7 @@ def partition_key(topic: str, partition: int) -> str:
 
 class MessageToDocumentFn(beam.DoFn):
     """A KafkaIO record (a Row with ``topic``, ``partition``, ``offset``, ``key``,
-    ``value``) -> a document, an errors row, or (already in the dataset) an
+    ``value``) -> a ``Document``, an errors row, or (already in the dataset) an
     ``accounted`` offset."""
 
     def __init__(self, max_document_bytes: int, known: frozenset[str] = frozenset()):

@@ -1,9 +1,10 @@
 """Read documents: HTML files, WARC response records and JSONL lines (the Beam stage).
 
 The formats themselves are read by Beam-free readers in ``transforms.formats``
-(``html``, ``warc``, ``jsonl``). Every document comes out as a plain dict
-(``source``, ``input_format``, and either ``raw`` bytes, ``html`` text or
-extracted ``text``, plus whatever metadata the container carries). A record that
+(``html``, ``warc``, ``jsonl``). Every document comes out as a
+``transforms.formats.document.Document`` (``source``, ``input_format``, one body:
+``raw`` bytes, ``html`` text or extracted ``text``, and whatever metadata the
+container carries). A record that
 cannot be read becomes an error row; it never costs the rest of its file.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.layout import ERRORS
 from transforms.errors import error_row
+from transforms.formats.document import Document
 from transforms.formats.html import iter_html_file
 from transforms.formats.jsonl import iter_jsonl
 from transforms.formats.records import (STAGE, BadRecord, TooLarge,  # noqa: F401
@@ -48,7 +50,7 @@ def expand_input(pattern: str) -> str:
     return pattern
 
 
-# Each reader: ``(path, stream, limit)`` -> documents and ``{"error": row}`` items.
+# Each reader: ``(path, stream, limit)`` -> ``Document`` records and ``{"error": row}`` items.
 READERS = {"html": iter_html_file, "warc": WarcReader, "jsonl": iter_jsonl}
 
 # Files are spread over workers in bins of about this many bytes and files.
@@ -96,12 +98,12 @@ class ReadFileFn(beam.DoFn):
 
     def _emit(self, items):
         for item in items:
-            if "error" in item:
-                self.errors.inc()
-                yield beam.pvalue.TaggedOutput(ERRORS, item["error"])
-            else:
+            if isinstance(item, Document):
                 self.documents.inc()
                 yield item
+            else:
+                self.errors.inc()
+                yield beam.pvalue.TaggedOutput(ERRORS, item["error"])
 
 
 class ReadDocuments(beam.PTransform):

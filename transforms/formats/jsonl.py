@@ -5,6 +5,7 @@ import json
 from typing import IO, Iterator
 
 from transforms.errors import error_row
+from transforms.formats.document import JSON_FIELDS, Document
 from transforms.formats.records import GZIP_ERRORS, STAGE, BadRecord, TooLarge, maybe_gunzip
 
 
@@ -25,7 +26,7 @@ def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None, i
         yield number, None, size
 
 
-def json_document(source: str, line: bytes) -> dict:
+def json_document(source: str, line: bytes) -> Document:
     """One JSON object carrying ``html`` or ``text`` (a JSONL line, a Kafka message) as a
     document; ``BadRecord`` when it is none."""
     try:
@@ -37,18 +38,12 @@ def json_document(source: str, line: bytes) -> dict:
     html, text = obj.get("html"), obj.get("text")
     if not isinstance(html, str) and not isinstance(text, str):
         raise BadRecord("object has neither an 'html' nor a 'text' string")
-    doc = {"source": source, "input_format": "jsonl"}
-    if isinstance(html, str):
-        doc["html"] = html
-    else:
-        doc["text"] = text
-    for key in ("url", "title", "published", "author", "language"):
-        if isinstance(obj.get(key), str):
-            doc[key] = obj[key]
-    return doc
+    body = {"html": html} if isinstance(html, str) else {"text": text}
+    fields = {key: obj[key] for key in JSON_FIELDS if isinstance(obj.get(key), str)}
+    return Document(source, "jsonl", **body, **fields)
 
 
-def iter_jsonl(path: str, stream: IO[bytes], limit: int) -> Iterator[dict]:
+def iter_jsonl(path: str, stream: IO[bytes], limit: int) -> Iterator[Document | dict]:
     """One document per JSON object line carrying ``html`` or ``text``.
 
     A bad line costs that line. A truncated or corrupt ``.gz`` costs the lines

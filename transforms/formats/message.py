@@ -9,8 +9,10 @@ Every message's ``source`` is ``kafka://TOPIC/PARTITION/OFFSET``.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 
+from transforms.formats.document import Document
 from transforms.formats.jsonl import json_document
 from transforms.formats.records import BadRecord, TooLarge
 
@@ -33,8 +35,8 @@ class EmptyMessage(BadRecord):
     code = "EmptyMessage"
 
 
-def message_document(source: str, key: bytes | None, value: bytes | None, limit: int) -> dict:
-    """The document of one message value; raises ``EmptyMessage``, ``TooLarge`` (over
+def message_document(source: str, key: bytes | None, value: bytes | None, limit: int) -> Document:
+    """The ``Document`` of one message value; raises ``EmptyMessage``, ``TooLarge`` (over
     ``limit`` bytes, ``--max_document_bytes``) or ``BadRecord`` (a JSON value that is
     no page)."""
     if not value:
@@ -45,10 +47,10 @@ def message_document(source: str, key: bytes | None, value: bytes | None, limit:
     if value.lstrip(_WHITESPACE)[:1] == b"{":
         doc = json_document(source, value.lstrip(codecs.BOM_UTF8))
     else:
-        doc = {"source": source, "input_format": "html", "raw": value}
+        doc = Document(source, "html", raw=value)
     url = key_url(key)
-    if url and not doc.get("url"):
-        doc["url"] = url
+    if url and not doc.url:
+        doc = dataclasses.replace(doc, url=url)
     return doc
 
 

@@ -13,6 +13,7 @@ import unicodedata
 from typing import Callable
 
 from transforms.formats.decode import decode_html, looks_binary
+from transforms.formats.document import Document
 from transforms.formats.language import declared_code, identify_language
 from transforms.errors import DocumentError
 
@@ -162,10 +163,10 @@ def _strings(value) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
-def clean_document(doc: dict, min_chars: int = 0,
+def clean_document(doc: Document, min_chars: int = 0,
                    extractor: Callable[[str, str | None], dict | None] = extract,
                    language: str | None = None) -> dict:
-    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a document.
+    """An article row (``schemas.ARTICLES`` without ``ingested_at``) from a ``Document``.
 
     Raises ``NotText`` for binary content and ``NoMainText`` when no text is found, or
     when trafilatura's main text of an HTML page is shorter than ``min_chars``. A
@@ -176,26 +177,26 @@ def clean_document(doc: dict, min_chars: int = 0,
     """
     encoding = None
     meta: dict = {}
-    if doc.get("text") is not None:  # JSONL with extracted text
-        text = main_text(doc["text"])
+    if doc.text is not None:  # JSONL with extracted text
+        text = main_text(doc.text)
         if not text:
             raise NoMainText("the record's text is empty (only whitespace)")
     else:
         html, encoding = _page_html(doc)
-        meta = extractor(html, doc.get("url")) or {}
+        meta = extractor(html, doc.url) or {}
         text = meta.get("text") or ""
         _check_main_text(text, min_chars)
-    declared = declared_code(doc.get("language")) or declared_code(language)
+    declared = declared_code(doc.language) or declared_code(language)
     return {
         "article_id": article_id(text),
-        "source": doc["source"],
-        "input_format": doc["input_format"],
-        "url": meta.get("url") or doc.get("url"),
-        "title": doc.get("title") or meta.get("title"),
-        "author": doc.get("author") or meta.get("author"),
-        "published": parse_date(doc.get("published") or meta.get("date")),
+        "source": doc.source,
+        "input_format": doc.input_format,
+        "url": meta.get("url") or doc.url,
+        "title": doc.title or meta.get("title"),
+        "author": doc.author or meta.get("author"),
+        "published": parse_date(doc.published or meta.get("date")),
         "sitename": meta.get("sitename"),
-        "hostname": meta.get("hostname") or _hostname(doc.get("url")),
+        "hostname": meta.get("hostname") or _hostname(doc.url),
         "description": meta.get("description"),
         "categories": _strings(meta.get("categories")),
         "tags": _strings(meta.get("tags")),
@@ -206,21 +207,20 @@ def clean_document(doc: dict, min_chars: int = 0,
         "word_count": len(text.split()),
         "content_hash": content_hash(text),
         "nlp_status": None,
-        "fetched_at": doc.get("fetched_at"),
+        "fetched_at": doc.fetched_at,
     }
 
 
-def _page_html(doc: dict) -> tuple[str, str | None]:
+def _page_html(doc: Document) -> tuple[str, str | None]:
     """The page's HTML and the encoding its bytes were decoded with (None: given as text)."""
-    html = doc.get("html")
-    if html is not None:
-        return html, None
-    raw = doc.get("raw") or b""
+    if doc.html is not None:
+        return doc.html, None
+    raw = doc.raw or b""
     if not raw.strip():
         raise NoMainText("empty document")
     if looks_binary(raw):
         raise NotText("binary content (control bytes), not an HTML page")
-    return decode_html(raw, doc.get("http_charset"))
+    return decode_html(raw, doc.http_charset)
 
 
 def _check_main_text(text: str, min_chars: int) -> None:

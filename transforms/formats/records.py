@@ -1,6 +1,7 @@
 """What every reader shares, no Beam: the size cap, gzip, and the readers' errors.
 
-A reader is ``iter_x(path, stream, limit)`` yielding documents (dicts) and
+A reader is ``iter_x(path, stream, limit)`` yielding documents
+(``transforms.formats.document.Document``) and
 ``{"error": row}`` items for records that fail.
 """
 from __future__ import annotations

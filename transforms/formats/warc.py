@@ -1,6 +1,6 @@
 """WARC crawls: the HTML ``response`` records, with recovery from damage, no Beam.
 
-``WarcReader`` yields documents, and ``{"error": row}`` items for records that
+``WarcReader`` yields ``Document`` records, and ``{"error": row}`` items for records that
 fail. A corrupt stretch of the file (unreadable record, broken gzip member,
 garbage) becomes one error row, and reading resumes at the next gzip member
 header (``.warc.gz`` with one member per record, the norm) or ``WARC/1.x`` line
@@ -18,6 +18,7 @@ from typing import IO, Iterator
 
 from transforms.errors import error_row
 from transforms.formats.decode import charset_from_content_type
+from transforms.formats.document import Document
 from transforms.formats.records import STAGE, BadRecord, read_capped
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
@@ -134,7 +135,7 @@ class WarcReader:
         self.reason = ""
         self.last_at: int | None = None  # the last record start of this pass
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Document | dict]:
         from warcio.archiveiterator import ArchiveIterator  # lazy: workers only
 
         while True:
@@ -155,7 +156,7 @@ class WarcReader:
 
     # ------------------------------------------------------------------ one pass
 
-    def _read_pass(self, records) -> Iterator[dict]:
+    def _read_pass(self, records) -> Iterator[Document | dict]:
         """Items of one ``ArchiveIterator`` pass; returns None when the file ended
         cleanly, else ``(offset, why)`` of the damage (``why`` None when that record
         already has its error row)."""
@@ -199,7 +200,7 @@ class WarcReader:
             self.bad_since = None
         self.last_at = at
 
-    def _record(self, record, records) -> Iterator[dict]:
+    def _record(self, record, records) -> Iterator[Document | dict]:
         """The document of an HTML response record, an error item, or nothing."""
         if record.rec_type != "response":
             self.skipped[f"warc_{record.rec_type}_records_skipped"] += 1
@@ -218,7 +219,7 @@ class WarcReader:
         self.responses_read += 1
         yield document
 
-    def _response(self, record, source: str) -> dict | None:
+    def _response(self, record, source: str) -> Document | None:
         """The document of a response record; None when it is not HTML."""
         http = record.http_headers
         content_type = http.get_header("Content-Type") if http else None
@@ -230,10 +231,10 @@ class WarcReader:
         if missing > 0 and not record.raw_stream.read(1):  # the file ended inside it
             raise BadRecord(f"truncated record: the last {missing:,} of its "
                             f"{record.length:,} bytes are missing")
-        return {"source": source, "input_format": "warc", "raw": raw,
-                "url": record.rec_headers.get_header("WARC-Target-URI"),
-                "http_charset": charset_from_content_type(content_type),
-                "fetched_at": _parse_warc_date(record.rec_headers.get_header("WARC-Date"))}
+        return Document(source, "warc", raw=raw,
+                        url=record.rec_headers.get_header("WARC-Target-URI"),
+                        http_charset=charset_from_content_type(content_type),
+                        fetched_at=_parse_warc_date(record.rec_headers.get_header("WARC-Date")))
 
     # ------------------------------------------------------------------ damage
 
@@ -267,6 +268,6 @@ class WarcReader:
             f"{self.responses_read} response records before it were read")}
 
 
-def iter_warc(path: str, stream: IO[bytes], limit: int) -> Iterator[dict]:
+def iter_warc(path: str, stream: IO[bytes], limit: int) -> Iterator[Document | dict]:
     """HTML ``response`` records of a WARC file (``WarcReader``)."""
     return iter(WarcReader(path, stream, limit))
