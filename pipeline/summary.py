@@ -8,6 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dataset import files_under
 from schemas.layout import row_count
+from transforms.nlp import registry
 
 
 def _staged_files(staged: str, table: str) -> list[str]:
@@ -24,8 +25,9 @@ def _read_column(staged: str, table: str, columns: list[str]) -> list[dict]:
 
 
 def counters(result) -> dict[str, int]:
-    """Committed Beam counters as ``namespace/name -> value``, and the maximum of
-    each distribution (e.g. ``clean/worker_peak_rss_mb``); empty if unsupported."""
+    """Committed Beam counters as ``namespace/name -> value``, and of each
+    distribution its maximum (e.g. ``clean/worker_peak_rss_mb``), its count
+    (``….count``) and its sum (``….sum``); empty if unsupported."""
     try:
         found = result.metrics().query()
     except Exception:
@@ -39,7 +41,23 @@ def counters(result) -> dict[str, int]:
         key = f"{d.key.metric.namespace}/{d.key.metric.name}"
         if value is not None and value.count:
             out[key] = max(out[key], value.max)
+            out[f"{key}.count"] += value.count
+            out[f"{key}.sum"] += value.sum
     return dict(sorted(out.items()))
+
+
+def extractor_ms(metrics: dict[str, int]) -> dict[str, dict]:
+    """Per extractor (``annotate/extractor_us/<name>``): the articles it ran on, its
+    mean and its longest time per article in milliseconds, and its total seconds."""
+    prefix = f"annotate/{registry.TIMING}/"
+    out = {}
+    for key in sorted(metrics):
+        name = key[len(prefix):]
+        if key.startswith(prefix) and "." not in name and metrics.get(f"{key}.count"):
+            count, total = metrics[f"{key}.count"], metrics[f"{key}.sum"]
+            out[name] = {"articles": count, "mean": round(total / count / 1000, 3),
+                         "max": round(metrics[key] / 1000, 3), "total_s": round(total / 1e6, 3)}
+    return out
 
 
 def peak_rss_mb(metrics: dict[str, int]) -> dict[str, int | None]:
@@ -87,6 +105,7 @@ def summarise(staged: str, tables: list[str], metrics: dict[str, int],
         "over_budget": {"extract": metrics.get("clean/extract_budget_exceeded", 0),
                         "nlp": metrics.get("annotate/nlp_budget_exceeded", 0)},
         "peak_rss_mb": peak_rss_mb(metrics),
+        "extractor_ms": extractor_ms(metrics),
         "rows": counts,
         "seconds": round(seconds, 2),
         "articles_per_second": round(counts.get("articles", 0) / seconds, 2) if seconds else None,
@@ -101,6 +120,8 @@ def format_summary(s: dict) -> str:
     stages = ", ".join(f"{k} {v}" for k, v in s["errors_by_stage"].items()) or "none"
     skipped = (f"; {s['files_skipped']} files skipped (already ingested)"
                if s.get("files_skipped") else "")
+    timed = ", ".join(f"{name} {t['mean']:.1f}" for name, t in s.get("extractor_ms", {}).items())
+    timed = f"; extractors ms/article {timed}" if timed else ""
     check = {True: "all inputs accounted for", False: "MISMATCH: inputs != accounted",
              None: "runner reported no input count"}[s["all_accounted"]]
     return (f"run {s['run_id']}: {s['inputs'] if s['inputs'] is not None else '?'} inputs -> "
@@ -109,4 +130,4 @@ def format_summary(s: dict) -> str:
             f"{skipped}\n"
             f"  {s['seconds']} s, {s['articles_per_second']} articles/s; "
             f"nlp {s['nlp_status']} ({s['not_annotated_language']} not annotated: "
-            f"language other than English); rows {s['rows']}")
+            f"language other than English){timed}; rows {s['rows']}")

@@ -115,6 +115,21 @@ def test_summary_file_is_written(samples_run):
     assert s["seconds"] > 0 and s["metrics"]["read/files"] >= len(HTML_PAGES) + 2
 
 
+def test_summary_has_each_extractors_time_per_article(samples_run):
+    """Measured in the NLP child process and carried back with its results."""
+    from pipeline.summary import format_summary
+    from transforms.nlp import registry
+
+    _, s = samples_run
+    annotated = s["nlp_status"].get("ok", 0) + s["nlp_status"].get("truncated", 0)
+    assert annotated > 0 and set(s["extractor_ms"]) == set(registry.DEFAULT)
+    for name, timing in s["extractor_ms"].items():
+        assert timing["articles"] == annotated, name
+        assert 0 < timing["mean"] <= timing["max"] and 0 < timing["total_s"] < s["seconds"]
+        assert s["metrics"][f"annotate/extractor_us/{name}.count"] == annotated
+    assert "extractors ms/article entities " in format_summary(s)
+
+
 @pytest.mark.parametrize("fmt", ["articles.jsonl", "articles.warc.gz"])
 def test_html_warc_and_jsonl_give_the_same_articles(tmp_path, fmt):
     html = run_pipeline(tmp_path / "html", SAMPLES / "html", args=("--no_nlp",))

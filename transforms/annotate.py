@@ -9,7 +9,8 @@ finish together. By default spaCy and the
 extractors run in a child process with a time budget per article (see
 ``AnnotateBatchFn``). Each article leaves with its
 ``nlp_status``; a failure costs that article's annotations (an errors row),
-never the article itself.
+never the article itself. Each extractor's time per article (measured where it
+runs, the child included) is the distribution ``annotate/extractor_us/<name>``.
 """
 from __future__ import annotations
 
@@ -151,6 +152,8 @@ class AnnotateBatchFn(beam.DoFn):
         self.rows = {table: Metrics.counter(STAGE, stat)
                      for extractor in registry.EXTRACTORS.values()
                      for table, stat in zip(extractor.tables, extractor.stats)}
+        self.timings = {name: Metrics.distribution(STAGE, registry.timing_metric(name))
+                        for name in registry.EXTRACTORS}
 
     def setup(self):
         model = self._handle.acquire()
@@ -209,6 +212,8 @@ class AnnotateBatchFn(beam.DoFn):
             if "error" in result:
                 yield from self._failed(article, *result["error"])
             else:
+                for name, microseconds in result.get("us", {}).items():
+                    self.timings[name].update(microseconds)
                 yield from self._annotated(article, text, result["tables"])
 
     def _failed(self, article: dict, code: str, message: str, detail: str | None):

@@ -97,14 +97,16 @@ EXTRACTORS = registry.DEFAULT
 
 
 def annotate_doc(article_id: str, doc, extractors: Iterable[str] = EXTRACTORS,
-                 source: dict | None = None) -> dict[str, list[dict]]:
+                 source: dict | None = None,
+                 timings: dict[str, int] | None = None) -> dict[str, list[dict]]:
     """Rows of every extractor table (entities, mentions, figures, quotes) from
     one parse, by the extractors named (``transforms.nlp.registry``). ``source``
     (``article_source``) travels with the parse as ``doc.user_data["article_source"]``:
-    the figures read what a bare "$" means from it."""
+    the figures read what a bare "$" means from it. ``timings``: filled with each
+    extractor's microseconds (``registry.run_extractors``)."""
     if source:
         doc.user_data["article_source"] = source
-    return registry.run_extractors(article_id, doc, extractors)
+    return registry.run_extractors(article_id, doc, extractors, timings)
 
 
 def article_source(article: dict) -> dict:
@@ -127,9 +129,9 @@ def _failure(exc: BaseException) -> dict:
 def annotate_articles(nlp, items: list[tuple], max_chunk_chars: int | None,
                       extractors: Iterable[str] = EXTRACTORS) -> Iterator[dict]:
     """``(article_id, text[, source])`` items -> one result per item, in order, as
-    soon as it is ready: ``{"tables": rows by table}`` or ``{"error": (code, message,
-    traceback)}``. A failed batch parse is retried one article at a time. ``source``
-    is ``article_source(article)``."""
+    soon as it is ready: ``{"tables": rows by table, "us": microseconds by extractor}``
+    or ``{"error": (code, message, traceback)}``. A failed batch parse is retried one
+    article at a time. ``source`` is ``article_source(article)``."""
     extractors, done = tuple(extractors), 0
     try:
         docs = parse_texts(nlp, (item[1] for item in items), max_chunk_chars,
@@ -137,7 +139,9 @@ def annotate_articles(nlp, items: list[tuple], max_chunk_chars: int | None,
         for item, doc in zip(items, docs):
             source = item[2] if len(item) > 2 else None
             try:
-                result = {"tables": annotate_doc(item[0], doc, extractors, source)}
+                timings: dict[str, int] = {}
+                result = {"tables": annotate_doc(item[0], doc, extractors, source, timings),
+                          "us": timings}
             except Exception as exc:
                 result = _failure(exc)
             done += 1
