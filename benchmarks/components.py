@@ -30,14 +30,11 @@ def _cpu(fn) -> float:
     return time.process_time() - start
 
 
-def component_seconds(texts: list[str], rounds: int) -> dict[str, float]:
-    """Mean CPU seconds of the tokenizer and of each component, in pipeline order."""
-    import spacy
-
-    from transforms.nlp.model import default_model
-
-    nlp = spacy.load(default_model())
-    names = ["tokenizer", *nlp.pipe_names, "senter"]
+def component_seconds(nlp, texts: list[str], rounds: int) -> dict[str, float]:
+    """Mean CPU seconds of the tokenizer and of each component of ``nlp`` (and of the
+    model's ``senter`` if it has one), in pipeline order."""
+    senter = "senter" in nlp.component_names and "senter" not in nlp.pipe_names
+    names = ["tokenizer", *nlp.pipe_names, *(["senter"] if senter else [])]
     totals = dict.fromkeys(names, 0.0)
     for _ in range(rounds):
         docs: list = []
@@ -46,6 +43,8 @@ def component_seconds(texts: list[str], rounds: int) -> dict[str, float]:
             proc = nlp.get_pipe(name)
             totals[name] += _cpu(lambda: docs.__setitem__(
                 slice(None), list(proc.pipe(docs, batch_size=32))))
+        if not senter:
+            continue
         fresh = [nlp.make_doc(t) for t in texts]
         totals["senter"] += _cpu(lambda: list(nlp.get_pipe("senter").pipe(fresh, batch_size=32)))
     return {k: round(v / rounds, 2) for k, v in totals.items()}
@@ -81,11 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     texts = [p.read_text(encoding="utf-8") for p in sorted(pages.glob("*.txt"))
              if p.with_suffix(".html").exists()]   # the pages' ground truth only
     words = sum(len(t.split()) for t in texts)
-    comps = component_seconds(texts, args.rounds)
+    import spacy
+
+    from transforms.nlp.model import default_model, load_model
+
+    comps = {"shipped": component_seconds(spacy.load(default_model()), texts, args.rounds),
+             "pipeline": component_seconds(load_model(parse="full"), texts, args.rounds)}
     whole = pipelines(texts, args.rounds)
-    print(f"{len(texts)} texts, {words} words; CPU s per component (pipe, batches of 32):")
-    for name, sec in comps.items():
-        print(f"  {name:<16}{sec:>7.2f}")
+    print(f"{len(texts)} texts, {words} words; CPU s per component (pipe, batches of 32), "
+          "the model as shipped and as the pipeline loads it (transforms.nlp.model.load_model):")
+    print(f"  {'component':<16}{'shipped':>9}{'pipeline':>10}")
+    for name, sec in comps["shipped"].items():
+        ours = comps["pipeline"].get(name)
+        print(f"  {name:<16}{sec:>9.2f}{'' if ours is None else f'{ours:>10.2f}'}")
     print("whole pipelines:")
     for name, res in whole.items():
         extra = (f"  (sentences parsed {res['sentences_parsed']:.1%}, tokens "

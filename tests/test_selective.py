@@ -79,16 +79,24 @@ def test_pipe_keeps_order_and_empty_texts(selective):
 
 
 def test_the_fast_attribute_ruler_sets_what_spacy_s_sets(full):
-    """``transforms.nlp.attributes``: the tag map by array lookup, the other rules by
-    spaCy's AttributeRuler; every token attribute as the model's own component sets it."""
+    """``transforms.nlp.attributes``: the tag map by array lookup, the word rules by
+    array masks, lemmas memoised; every token attribute as the model's own
+    components set it, on text that fires the rules (contractions, "gonna", "there
+    is", "it" as an object, whitespace tokens)."""
     import spacy
 
     from transforms.nlp.attributes import FastAttributeRuler
     from transforms.nlp.model import default_model
 
-    assert isinstance(full.get_pipe("attribute_ruler"), FastAttributeRuler)
+    ruler = full.get_pipe("attribute_ruler")
+    assert isinstance(ruler, FastAttributeRuler) and ruler.words is not None
+    assert type(full.get_pipe("lemmatizer")).__name__.startswith("Memoised")
     own = spacy.load(default_model(), exclude=["senter"])
-    text = TEXT + " Y'all ain't seen nothin' yet, she said. Let's go. I'm gonna win."
+    texts = [TEXT + " Y'all ain't seen nothin' yet, she said. Let's go. I'm gonna win.",
+             "There is a dog.  There's hope. Give it to me and you.\n\n  Got ta go. "
+             "C'mon now. I do. He did it. They have won.  \n That is it. But, he said, not now.",
+             "The mayors met. The mayors' plans were approved; mayors approve plans. " * 3]
     key = lambda doc: [(t.tag_, t.pos_, str(t.morph), t.lemma_, t.dep_)  # noqa: E731
                        for t in doc]
-    assert key(full(text)) == key(own(text))
+    for text in texts:
+        assert key(full(text)) == key(own(text))

@@ -97,3 +97,36 @@ def test_an_early_zygote_is_handed_its_preloads_or_stopped():
     with zygote.serve([]) as address:
         assert address is None and zygote.address() is None
         assert early.wait(timeout=10) is not None
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+
+
+def test_a_child_is_forked_by_the_first_stage_that_preloaded_its_module(tmp_path):
+    """Each preload is a stage: a child whose target's module the first stage
+    preloaded is forked there without waiting for the later stages (trafilatura
+    children need not wait for the spaCy model); the others by the last stage."""
+    gate = tmp_path / "gate"
+    preloads = [("tests.zygote_targets:preload", ("first",)),
+                ("tests.zygote_late:preload", (str(gate),))]
+    with zygote.serve(preloads) as address:
+        early, late = _worker(address), _worker(address, "tests.zygote_late:whoami")
+        try:
+            a = early.call(timeout=30)  # the second stage still waits at its gate
+            assert not gate.exists()
+            gate.touch()
+            b = late.call(timeout=30)
+            assert a["preloaded"] == ["first"]
+            assert b["preloaded"] == ["first", "late"]
+            assert b["parent"] != a["parent"]
+            assert _parent_of(b["parent"]) == a["parent"]  # the second stage, forked by the first
+            second_stage = b["parent"]
+        finally:
+            early.close()
+            late.close()
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{second_stage}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{second_stage}")  # it went with the first

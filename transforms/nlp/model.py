@@ -54,9 +54,10 @@ def load_model(name: str | None = None, max_chunk_chars: int | None = None,
     nlp = spacy.load(name or default_model(), exclude=[] if parse == "selective" else ["senter"])
     if max_chunk_chars:
         nlp.max_length = max(nlp.max_length, max_chunk_chars + 1)
-    from transforms.nlp.attributes import speed_up
+    from transforms.nlp.attributes import memoise_lemmas, speed_up
 
-    speed_up(nlp)  # the same attributes, the tag map applied by array lookup
+    speed_up(nlp)  # the same attributes, the rules applied by array masks
+    memoise_lemmas(nlp)  # the same lemmas, each looked up once
     if parse == "full":
         return nlp
     from transforms.nlp.selective import SelectivePipeline
@@ -169,7 +170,10 @@ def worker_setup(model: str | None, max_chunk_chars: int, parse: str = PARSE_MOD
     global _WORKER_MODEL, _WORKER_KEY
     if _WORKER_KEY == (model, max_chunk_chars, parse):  # preloaded (a zygote's fork)
         return
+    from transforms.nlp import lexicon
+
     _WORKER_MODEL = load_model(model, max_chunk_chars, parse)
+    lexicon.preload()  # every GeoNames table, not only those the warm-up text asks for
     list(annotate_articles(_WORKER_MODEL, [("warm-up", WARM_UP_TEXT)], max_chunk_chars, EXTRACTORS))
     _WORKER_KEY = (model, max_chunk_chars, parse)
 

@@ -103,33 +103,14 @@ def _cldr_symbol_votes() -> dict[str, dict[str, int]]:
 
 
 def _symbol_votes() -> dict[str, dict[str, int]]:
-    """``_cldr_symbol_votes``, kept on disk per babel version: reading every CLDR
-    locale costs about a second, which each worker process would pay again."""
-    import json
-    import os
-    import tempfile
-    from pathlib import Path
-
+    """``_cldr_symbol_votes``, kept on disk per babel version
+    (``transforms.nlp.disk_cache``): reading every CLDR locale costs about a second,
+    which each worker process would pay again."""
     import babel
 
-    folder = Path(os.environ.get("NEWS_PIPELINE_CACHE")
-                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                  / "news-pipeline")
-    path = folder / f"cldr-currency-symbols-babel-{babel.__version__}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    votes = _cldr_symbol_votes()
-    try:  # write then rename: concurrent workers never read a partial file
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False,
-                                         suffix=".tmp") as tmp:
-            json.dump(votes, tmp)
-        os.replace(tmp.name, path)
-    except OSError:  # a read-only home: compute it each time
-        pass
-    return votes
+    from transforms.nlp.disk_cache import cached_json
+
+    return cached_json(f"cldr-currency-symbols-babel-{babel.__version__}", _cldr_symbol_votes)
 
 
 @lru_cache(maxsize=1)

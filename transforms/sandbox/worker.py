@@ -97,7 +97,7 @@ class Worker:
             return None
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
-        pid = zygote_lib.spawn(self.zygote, child_in, child_out)
+        pid = zygote_lib.spawn(self.zygote, child_in, child_out, self.target)
         os.close(child_in)
         os.close(child_out)
         if pid is None:

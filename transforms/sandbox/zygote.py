@@ -15,12 +15,21 @@ local runners' workers (direct, Prism, Flink loopback) reach it. Without an
 address, or without an answer, children start from scratch
 (``transforms.sandbox.worker.Worker.start``).
 
-Protocol: a client connects to the Unix socket and sends its pid (8 bytes)
-with two file descriptors, the child's stdin and stdout. The zygote forks; the
-child makes them its fds 0 and 1, names itself ``news:<client pid>`` (so ``ps``
-and the benchmark know whose child it is) and runs ``protocol.serve_calls``. The
-zygote answers with the child's pid (8 bytes). Children are reaped by the
-kernel (SIGCHLD ignored); a child ends when its client closes its stdin.
+Stages: each preload is a stage. The zygote runs the first, then forks the next
+stage's zygote and serves; that one runs the second preload, and so on. A child
+is forked by the first stage that preloaded its target's module (the stage of
+``transforms.formats.page:warm_up`` forks the trafilatura children, which
+then need not wait for the spaCy model to load), else by the last stage (every
+preload done). A request that belongs further down is passed on there.
+
+Protocol: a client connects to the Unix socket and sends its pid (8 bytes), the
+length of its target's name (2 bytes) and the name, with two file descriptors,
+the child's stdin and stdout. The stage that serves it forks; the child makes
+them its fds 0 and 1, names itself ``news:<client pid>`` (so ``ps`` and the
+benchmark know whose child it is) and runs ``protocol.serve_calls``. The zygote
+answers with the child's pid (8 bytes). Children are reaped by the kernel
+(SIGCHLD ignored); a child ends when its client closes its stdin, a stage when
+the stage before it (the first: the launcher) goes away.
 """
 from __future__ import annotations
 
@@ -40,18 +49,22 @@ from typing import Iterator
 from transforms.sandbox.protocol import child_env, resolve, serve_calls
 
 _PID = struct.Struct("!q")
+_REQUEST = struct.Struct("!qH")  # the client's pid, the length of its target's name
 # How long a client waits for a fork, the zygote's preload included.
 WAIT_SECONDS = 120.0
 
 
-def spawn(address: str, stdin_fd: int, stdout_fd: int) -> int | None:
-    """Fork a child from the zygote listening at ``address`` with these fds as
-    its stdin and stdout; its pid, or None (no zygote there, or no answer)."""
+def spawn(address: str, stdin_fd: int, stdout_fd: int, target: str = "") -> int | None:
+    """Fork a child that will run ``target`` from the zygote listening at
+    ``address``, with these fds as its stdin and stdout; its pid, or None (no
+    zygote there, or no answer)."""
+    name = target.encode()[:2**16 - 1]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(WAIT_SECONDS)
             sock.connect(address)
-            socket.send_fds(sock, [_PID.pack(os.getpid())], [stdin_fd, stdout_fd])
+            socket.send_fds(sock, [_REQUEST.pack(os.getpid(), len(name)) + name],
+                            [stdin_fd, stdout_fd])
             data = b""
             while len(data) < _PID.size:
                 chunk = sock.recv(_PID.size - len(data))
@@ -111,10 +124,11 @@ def _name_process(name: str) -> None:
         pass
 
 
-def _child(conn: socket.socket, server: socket.socket, fds: list[int], owner: int) -> None:
+def _child(conn: socket.socket, others: list[socket.socket], fds: list[int], owner: int) -> None:
     """In the forked child: take the fds, then serve calls like any worker child."""
     try:
-        server.close()
+        for sock in others:
+            sock.close()
         conn.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.dup2(fds[0], 0)
@@ -137,66 +151,153 @@ def _read_line(fd: int) -> bytes:
     return data
 
 
-def _preload(imports: tuple[str, ...]) -> bool:
-    """Import ``imports``, read the preloads (one line on stdin) and run them;
-    False when the launcher sent none (it needs no zygote after all)."""
-    import gc
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the peer closed the connection")
+        data += chunk
+    return data
+
+
+def _preloads(imports: tuple[str, ...]) -> list[tuple[str, tuple]]:
+    """Import ``imports``, then read the preloads (one line on stdin); [] when the
+    launcher sent none (it needs no zygote after all)."""
     import importlib
 
     for module in imports:
         with contextlib.suppress(Exception):
             importlib.import_module(module)
     line = _read_line(0)
-    if not line:
-        return False
-    for setup, args in ast.literal_eval(line.decode()):
-        try:
-            resolve(setup)(*args)
-        except Exception as exc:  # noqa: BLE001 - a child's own setup will report it
-            print(f"zygote: preload {setup} failed: {exc!r}", file=sys.stderr)
+    return ast.literal_eval(line.decode()) if line else []
+
+
+def _run_preload(setup: str, args: tuple) -> None:
+    try:
+        resolve(setup)(*args)
+    except Exception as exc:  # noqa: BLE001 - a child's own setup will report it
+        print(f"zygote: preload {setup} failed: {exc!r}", file=sys.stderr)
+
+
+def _freeze() -> None:
+    import gc
+
     gc.collect()
     gc.freeze()  # keep the collector from touching (so copying) the shared pages
-    return True
 
 
-def _fork_for_client(server: socket.socket) -> None:
-    """Accept one request, fork its child and answer with the child's pid."""
-    conn, _ = server.accept()
-    with conn:
+class _Stage:
+    """One stage of the zygote: the preloads up to its own done; it forks the
+    children of the targets it serves and passes other requests on."""
+
+    def __init__(self, modules: list[str], index: int, inbox: socket.socket, listening: bool):
+        self.modules, self.index = modules, index
+        self.inbox, self.listening = inbox, listening  # the launcher's socket, or the stage before's
+        self.next: socket.socket | None = None
+
+    def stage_of(self, target: str) -> int:
+        """The first stage that preloaded ``target``'s module, else the last."""
+        module = target.partition(":")[0]
+        return self.modules.index(module) if module in self.modules else len(self.modules) - 1
+
+    def fork_next(self) -> "_Stage | None":
+        """Fork the next stage; in it, that stage (self is gone), here None."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.fork() == 0:
+            mine.close()
+            self.inbox.close()
+            return _Stage(self.modules, self.index + 1, theirs, listening=False)
+        theirs.close()
+        self.next = mine
+        return None
+
+    def receive(self) -> tuple[socket.socket, int, str, list[int]] | None:
+        """The next request: (connection to the client, its pid, target, its fds)."""
+        if self.listening:
+            conn, _ = self.inbox.accept()
+            want, sender = 2, conn
+        else:
+            want, sender = 3, self.inbox
         try:
-            msg, fds, _, _ = socket.recv_fds(conn, _PID.size, 2)
-        except OSError:
-            return
-        if len(fds) != 2 or len(msg) != _PID.size:
+            head, fds, _, _ = socket.recv_fds(sender, _REQUEST.size, want)
+            if len(head) < _REQUEST.size:
+                head += _read_exactly(sender, _REQUEST.size - len(head))
+            owner, size = _REQUEST.unpack(head)
+            target = _read_exactly(sender, size).decode(errors="replace")
+        except (OSError, EOFError, struct.error):
+            if self.listening:
+                conn.close()
+            else:
+                raise EOFError("the stage before went away") from None
+            return None
+        if not self.listening:
+            conn, fds = (socket.socket(fileno=fds[0]), fds[1:]) if fds else (None, [])
+        if conn is None or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
-            return
-        pid = os.fork()
-        if pid == 0:
-            _child(conn, server, fds, _PID.unpack(msg)[0])
-        for fd in fds:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            conn.sendall(_PID.pack(pid))
+            if conn is not None:
+                conn.close()
+            return None
+        return conn, owner, target, fds
+
+    def handle(self, conn: socket.socket, owner: int, target: str, fds: list[int]) -> None:
+        """Fork the child here, or pass the request on to the stage that serves it."""
+        with conn:
+            if self.stage_of(target) > self.index and self.next is not None:
+                name = target.encode()
+                with contextlib.suppress(OSError):
+                    socket.send_fds(self.next, [_REQUEST.pack(owner, len(name)) + name],
+                                    [conn.fileno(), *fds])
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    _child(conn, [s for s in (self.inbox, self.next) if s is not None], fds, owner)
+                with contextlib.suppress(OSError):
+                    conn.sendall(_PID.pack(pid))
+            for fd in fds:
+                os.close(fd)
+
+    def serve(self) -> None:
+        """Answer requests until the launcher (stage 0: EOF on stdin) or the stage
+        before goes away."""
+        watched = [self.inbox, 0] if self.listening else [self.inbox]
+        while True:
+            ready, _, _ = select.select(watched, [], [])
+            if 0 in ready and not os.read(0, 1):
+                return
+            if self.inbox in ready:
+                try:
+                    request = self.receive()
+                except EOFError:
+                    return
+                if request is not None:
+                    self.handle(*request)
 
 
 def _serve(listen_fd: int, imports: tuple[str, ...]) -> None:
-    """The zygote's loop on the launcher's listening socket (clients queue on it
-    meanwhile): preload, then fork a child per request until the launcher goes
-    away (EOF on stdin)."""
+    """The zygote on the launcher's listening socket (clients queue on it
+    meanwhile): preload stage by stage, then fork a child per request until the
+    launcher goes away (EOF on stdin)."""
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
     server = socket.socket(fileno=listen_fd)
-    if not _preload(imports):
+    preloads = _preloads(imports)
+    if not preloads:
         return
+    stage = _Stage([setup.partition(":")[0] for setup, _ in preloads], 0, server, listening=True)
     while True:
-        ready, _, _ = select.select([server, 0], [], [])
-        if 0 in ready and not os.read(0, 1):
-            return
-        if server in ready:
-            _fork_for_client(server)
+        _run_preload(*preloads[stage.index])
+        if stage.index == len(preloads) - 1:
+            break
+        later = stage.fork_next()
+        if later is None:
+            break
+        stage = later
+    _freeze()
+    stage.serve()
 
 
 # A zygote started by ``start_early`` and not yet handed to ``serve``.
