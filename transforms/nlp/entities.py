@@ -46,6 +46,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from transforms.nlp.doctext import doc_text
 from transforms.nlp.lexicon import (city_id, first_name_gender, is_calendar_word, is_geonames_name,
                                     is_city_main_name, is_demonym, is_geo_feature,
                                     is_law_word, is_org_designator, is_org_noun,
@@ -57,7 +58,6 @@ from transforms.nlp.quote_words import cue_lemma
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Token
 
-_TEXT_KEY = ("news", "doc_text")  # doc.user_data key of the joined text
 
 KEEP_LABELS = frozenset({
     "PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "LAW",
@@ -93,14 +93,6 @@ class Mention:
     name: str
 
 
-
-def doc_text(doc: "Doc") -> str:
-    """``doc.text``, joined once per ``Doc`` (``Doc.text`` joins every token each time
-    it is read: per mention, that is quadratic in the article's length)."""
-    text = doc.user_data.get(_TEXT_KEY)
-    if text is None:
-        text = doc.user_data[_TEXT_KEY] = doc.text
-    return text
 
 def _norm(text: str) -> str:
     return " ".join(text.split())

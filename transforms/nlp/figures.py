@@ -16,6 +16,7 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+from transforms.nlp.doctext import doc_text
 from transforms.nlp.currency_source import source_currency
 from transforms.nlp.numbers import Match, Scanner, lex, parse_money
 
@@ -67,7 +68,7 @@ def extract_figures(doc: "Doc", source: dict | None = None) -> list[dict]:
     with the text decide what a bare "$" means (``transforms.nlp.currency_source``);
     default: ``doc.user_data["article_source"]`` (set by ``nlp.model.annotate_doc``).
     """
-    text = doc.text
+    text = doc_text(doc)
     if not text or not any(c.isdigit() or c.isalpha() for c in text):
         return []
     if source is None:

@@ -85,13 +85,16 @@ def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int | None = None,
     the model's ``max_length``) are parsed in chunks and merged."""
     from spacy.tokens import Doc
 
+    from transforms.nlp.doctext import remember_text
+
     texts = list(texts)
     pieces = [split_text(t, max_chunk_chars or nlp.max_length) for t in texts]
     flat = (chunk for chunks in pieces for chunk in chunks)
     docs = nlp.pipe(flat, batch_size=batch_size)
-    for chunks in pieces:
+    for text, chunks in zip(texts, pieces):
         parts = [next(docs) for _ in chunks]
-        yield parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
+        doc = parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
+        yield remember_text(doc, text)
 
 
 EXTRACTORS = registry.DEFAULT

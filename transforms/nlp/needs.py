@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
+from transforms.nlp.doctext import doc_text
 from transforms.nlp.lexicon import is_place
 from transforms.nlp.quote_spans import find_quote_spans
 from transforms.nlp.quote_words import SENT_END
@@ -30,7 +31,7 @@ def quote_needs(doc: "Doc", context: int = 3) -> Spans:
     words outside quotes: the salience window of a pronoun speaker,
     ``quote_speakers.SALIENCE_SENTENCES``) to the end of the sentence after its
     closing mark (its frames: the cue and the speaker's subject)."""
-    text = doc.text
+    text = doc_text(doc)
     quotes = find_quote_spans(text)
     if not quotes or not len(doc):
         return []
@@ -67,7 +68,7 @@ def figure_needs(doc: "Doc") -> Spans:
     settled = sorted((e.start_char, e.end_char) for e in doc.ents
                      if e.label_ in SETTLED_NUMBER_LABELS)
     starts = [a for a, _ in settled]
-    scanner = _scanner(doc.text, {})
+    scanner = _scanner(doc_text(doc), {})
     lexes, out, i = scanner.L, [], 0
     while (i := scanner.next_start(i)) < len(lexes):
         try:

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Callable
 
+from transforms.nlp.doctext import doc_text
 from transforms.nlp.entities import TITLES, Mention, canonical_name
 from transforms.nlp.lexicon import (first_name_gender, is_calendar_word, is_person_noun, is_place,
                                     noun_gender)
@@ -58,7 +59,7 @@ class SpeakerResolver:
     """Speaker fields for subject tokens of one article."""
 
     def __init__(self, doc: "Doc", mentions: list[Mention], in_quote: Callable[[int], bool]):
-        self.doc, self.text, self.in_quote = doc, doc.text, in_quote
+        self.doc, self.text, self.in_quote = doc, doc_text(doc), in_quote
         self.mentions = sorted(mentions, key=lambda m: m.start)
         self.m_starts = [m.start for m in self.mentions]
         self.sent_starts = [sent.start_char for sent in doc.sents] if len(doc) else [0]

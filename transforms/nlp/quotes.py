@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from transforms.nlp.doctext import doc_text
 from transforms.nlp.entities import TITLES, Mention, link_entities
 from transforms.nlp.quote_speakers import SpeakerResolver
 from transforms.nlp.quote_spans import QuoteSpan, find_quote_spans
@@ -64,7 +65,7 @@ class _Extractor:
     def __init__(self, doc: "Doc", mentions: list[Mention]):
         from spacy.attrs import IDX
 
-        self.doc, self.text = doc, doc.text
+        self.doc, self.text = doc, doc_text(doc)
         self.t_starts = doc.to_array(IDX).tolist() if len(doc) else []
         self.spans = find_quote_spans(self.text)
         self.q_ends = [s.outer_end for s in self.spans]
