@@ -19,7 +19,7 @@ from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.nlp import registry
-from transforms.read import ReadDocuments
+from transforms.read import ReadConfig, ReadDocuments
 from transforms.sandbox import zygote
 from transforms.stories import STORY_IDS, AttachStoryIds, ClusterStories, ReadStored, story_options
 from transforms.write import WriteTables
@@ -71,10 +71,19 @@ def balance_enabled(opts: NewsOptions) -> bool:
 
 
 def read_spread(opts: NewsOptions) -> str:
-    """How the batch read spreads files (``ReadDocuments.spread``)."""
+    """How the batch read spreads files (``ReadConfig.spread``)."""
     if balance_enabled(opts):
         return "bins"
     return "none" if _one_local_worker(opts) else "reshuffle"
+
+
+def read_config(opts: NewsOptions, spread: str, file_filter: beam.PTransform | None = None,
+                matcher: beam.PTransform | None = None) -> ReadConfig:
+    """The read stage's settings from the options: ``--input`` (unless a ``matcher``
+    finds the files) and ``--max_document_bytes``; ``spread``, ``file_filter`` and
+    ``matcher`` as the pipeline's shape needs them (``ReadConfig``)."""
+    patterns = () if matcher is not None else tuple(opts.input or ())
+    return ReadConfig(patterns, opts.max_document_bytes, spread, file_filter, matcher)
 
 
 def _has_table(output: str, table: str) -> bool:
@@ -90,9 +99,8 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions,
     stored = (p | "StoredArticles" >> KnownArticles(opts.output)
               if opts.incremental and _has_table(opts.output, ARTICLES) else None)
 
-    read = p | "Read" >> ReadDocuments(
-        opts.input, opts.max_document_bytes,
-        SkipKnownFiles(opts.output) if skip_files else None, spread=read_spread(opts))
+    read = p | "Read" >> ReadDocuments(read_config(
+        opts, read_spread(opts), SkipKnownFiles(opts.output) if skip_files else None))
     stories = ClusterStories(story_options(opts), *(
         (p | f"Stored {t}" >> ReadStored(opts.output, t) for t in (SIGNATURES, STORIES))
         if opts.incremental and _has_table(opts.output, SIGNATURES) else ()))

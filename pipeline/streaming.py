@@ -40,7 +40,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline.build import process_documents, resolve_model
+from pipeline.build import process_documents, read_config, resolve_model
 from pipeline.options import NewsOptions
 from pipeline.publish import write_record
 from schemas.layout import (ARTICLES, DUPLICATES, new_run_id, partition, row_count, run_glob,
@@ -165,8 +165,7 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions,
     if kafka is None:
         watch = WatchFiles(opts.watch, opts.poll_seconds, opts.window_seconds,
                            opts.stop_after_seconds or None)
-        read = p | "Read" >> ReadDocuments([], opts.max_document_bytes, matcher=watch,
-                                           spread="reshuffle")
+        read = p | "Read" >> ReadDocuments(read_config(opts, "reshuffle", matcher=watch))
     else:
         read = p | "Read" >> ReadKafkaDocuments(
             opts.kafka_bootstrap_servers, opts.kafka_topic, opts.kafka_group_id,

@@ -39,3 +39,25 @@ def test_a_bad_balance_value_is_a_one_line_usage_error(tmp_path):
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "--balance" in lines[0] and "sometimes" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_read_config_is_built_once_from_the_options_and_their_defaults():
+    import argparse
+
+    from apache_beam.io import fileio
+
+    from pipeline.build import read_config
+    from pipeline.flags import add_product_options
+    from transforms.read import ReadConfig
+
+    parser = argparse.ArgumentParser()
+    add_product_options(parser)
+    opts = NewsOptions(BASE + ["--input", "z"]).view_as(NewsOptions)
+    assert read_config(opts, read_spread(opts)) == ReadConfig(
+        ("x", "z"), parser.get_default("max_document_bytes"), "none")
+    opts = NewsOptions(BASE + ["--max_document_bytes", "5"]).view_as(NewsOptions)
+    watch = fileio.MatchContinuously("w/**")
+    assert read_config(opts, "reshuffle", matcher=watch) == ReadConfig(
+        (), 5, "reshuffle", matcher=watch)  # a matcher finds the files: no patterns
+    with pytest.raises(ValueError, match="spread must be one of"):
+        ReadConfig(("x",), 5, "sometimes")

@@ -9,6 +9,7 @@ cannot be read becomes an error row; it never costs the rest of its file.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import apache_beam as beam
@@ -106,51 +107,67 @@ class ReadFileFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(ERRORS, item["error"])
 
 
-class ReadDocuments(beam.PTransform):
-    """File patterns -> documents (main output) and error rows (``errors``).
+# How files reach the workers that read them (``ReadConfig.spread``).
+SPREADS = ("bins", "reshuffle", "none")
 
-    ``matcher``: a transform from the pipeline's start to ``FileMetadata`` used
-    instead of matching ``patterns`` once (e.g. ``fileio.MatchContinuously``).
+
+@dataclasses.dataclass(frozen=True)
+class ReadConfig:
+    """The read stage's settings (built from the options by ``pipeline.build.read_config``;
+    the options' defaults: ``pipeline.flags``).
+
+    ``patterns``: files, directories or globs to match once (``--input``);
+    ``max_document_bytes``: the size cap of one document (``--max_document_bytes``);
     ``spread``: how files reach the workers that read them: ``"bins"`` of equal bytes
     (batch on runners that split work statically), ``"reshuffle"`` (runners that
-    rebalance, streaming), ``"none"`` (one worker: the read fuses with what follows).
+    rebalance, streaming), ``"none"`` (one worker: the read fuses with what follows);
+    ``file_filter``: a transform of the matched ``FileMetadata`` (e.g. incremental runs
+    skip known files); ``matcher``: a transform from the pipeline's start to
+    ``FileMetadata`` used instead of matching ``patterns`` once (e.g. the watch).
     """
 
-    SPREADS = ("bins", "reshuffle", "none")
+    patterns: tuple[str, ...]
+    max_document_bytes: int
+    spread: str
+    file_filter: beam.PTransform | None = None
+    matcher: beam.PTransform | None = None
 
-    def __init__(self, patterns: list[str], max_document_bytes: int,
-                 file_filter: beam.PTransform | None = None,
-                 matcher: beam.PTransform | None = None, spread: str = "bins"):
+    def __post_init__(self) -> None:
+        if self.spread not in SPREADS:
+            raise ValueError(f"spread must be one of {SPREADS}, not {self.spread!r}")
+
+
+class ReadDocuments(beam.PTransform):
+    """File patterns -> documents (main output) and error rows (``errors``), as
+    ``ReadConfig`` says."""
+
+    def __init__(self, config: ReadConfig):
         super().__init__()
-        if spread not in self.SPREADS:
-            raise ValueError(f"spread must be one of {self.SPREADS}, not {spread!r}")
-        self.spread = spread
-        self.patterns = [expand_input(p) for p in patterns]
-        self.max_document_bytes = max_document_bytes
-        self.file_filter = file_filter  # e.g. incremental runs skip known files
-        self.matcher = matcher
+        self.config = config
+        self.patterns = [expand_input(p) for p in config.patterns]
 
     def expand(self, pbegin):
-        if self.matcher is not None:
-            matched = pbegin | "Match" >> self.matcher
+        config = self.config
+        if config.matcher is not None:
+            matched = pbegin | "Match" >> config.matcher
         else:
             matched = (pbegin | "Patterns" >> beam.Create(self.patterns)
                        | "Match" >> fileio.MatchAll())
-        if self.file_filter is not None:
-            matched = matched | "FilterFiles" >> self.file_filter
-        if self.spread == "bins":
+        if config.file_filter is not None:
+            matched = matched | "FilterFiles" >> config.file_filter
+        if config.spread == "bins":
             spread = (matched
                       | "Spread" >> BalancedGroups(lambda m: m.path, file_weight,
                                                    FILE_BIN_BYTES, FILE_BIN_SIZE)
                       | "Files" >> beam.FlatMap(lambda group: group[1]))
-        elif self.spread == "reshuffle":
+        elif config.spread == "reshuffle":
             spread = matched | "Spread" >> beam.Reshuffle()
         else:
             spread = matched
         read = (
             spread
             | "Open" >> fileio.ReadMatches()
-            | "Parse" >> beam.ParDo(ReadFileFn(self.max_document_bytes)).with_outputs(
+            | "Parse" >> beam.ParDo(ReadFileFn(config.max_document_bytes)).with_outputs(
                 ERRORS, main="documents"))
         # Files are spread over workers (above, in bins of equal bytes); the documents of one file stay with
         # the worker that reads it, so raw pages are never shuffled (or held by the
