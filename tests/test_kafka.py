@@ -247,6 +247,19 @@ def _stop(proc: subprocess.Popen) -> int:
         kill_group(proc)
 
 
+def _written_committed_stopped(what: str, sources: list[str], out: Path, broker: str,
+                               topic: str, group: str, proc: subprocess.Popen,
+                               log: Path) -> tuple[int, dict[str, int]]:
+    """Wait until ``sources`` are all written (``what``), then until the group has
+    committed every offset the topic holds, then stop the job: its exit code and the
+    topic's end offsets."""
+    _wait_until(what, _all_accounted(sources, out), proc, log)
+    ends = _ends(broker, topic)
+    _wait_until("offsets committed", lambda: _committed(broker, topic, group) == ends,
+                proc, log)
+    return _stop(proc), ends
+
+
 def _summary(log: Path) -> dict:
     lines = [line for line in log.read_text().splitlines() if line.startswith('{"run_id"')]
     return json.loads(lines[-1])
@@ -295,11 +308,8 @@ def test_kafka_stream_on_flink_accounts_for_every_message_once(broker, flink, tm
         batch2 = producer.send([(None, _page(i)) for i in range(20, 30)]
                                + [(None, _page(0)), (None, _page(7))]
                                + [(key, value) for key, value, _ in hostile])
-        _wait_until("batch 2 written", _all_accounted(batch2, out), proc, log)
-        ends = _ends(broker, topic)
-        _wait_until("offsets committed", lambda: _committed(broker, topic, group) == ends,
-                    proc, log)
-        code = _stop(proc)
+        code, ends = _written_committed_stopped("batch 2 written", batch2, out, broker,
+                                                topic, group, proc, log)
     finally:
         kill_group(proc)
         watcher.stop.set()
@@ -394,11 +404,8 @@ def test_kafka_job_killed_mid_window_and_restarted_loses_and_doubles_nothing(
     proc = _start(out, broker, topic, group, flink, log2, "--no_nlp")
     try:
         everything = batch_a + batch_b + batch_c
-        _wait_until("all written after the restart", _all_accounted(everything, out), proc, log2)
-        ends = _ends(broker, topic)
-        _wait_until("offsets committed", lambda: _committed(broker, topic, group) == ends,
-                    proc, log2)
-        code = _stop(proc)
+        code, ends = _written_committed_stopped("all written after the restart", everything,
+                                                out, broker, topic, group, proc, log2)
     finally:
         kill_group(proc)
     assert code == 0, log2.read_text()[-3000:]
