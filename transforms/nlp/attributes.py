@@ -251,14 +251,17 @@ def _memo_call(self, doc):
     try:
         table = doc.to_array([ORTH, POS, MORPH, LEMMA])
         lemmas = table[:, 3].copy()
-        for i, (orth, pos, morph, lemma) in enumerate(table.tolist()):
-            if lemma and not self.overwrite:
-                continue
-            key = (orth, pos, morph)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = strings.add(self.lemmatize(doc[i])[0])
-            lemmas[i] = found
+        todo = np.flatnonzero(lemmas == 0) if not self.overwrite else np.arange(len(doc))
+        if len(todo):
+            keys, first, inverse = np.unique(table[todo, :3], axis=0, return_index=True,
+                                             return_inverse=True)
+            found = np.empty(len(keys), dtype=np.uint64)
+            for k, (key, at) in enumerate(zip(map(tuple, keys.tolist()), first.tolist())):
+                value = memo.get(key)
+                if value is None:
+                    value = memo[key] = strings.add(self.lemmatize(doc[int(todo[at])])[0])
+                found[k] = value
+            lemmas[todo] = found[inverse.reshape(-1)]
         doc.from_array([LEMMA], lemmas.reshape(-1, 1))
         return doc
     except Exception as e:  # noqa: BLE001 - spaCy's own error handling
