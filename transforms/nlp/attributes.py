@@ -111,6 +111,7 @@ class WordRules:
     def __call__(self, doc) -> None:
         """Set the attributes of every match on ``doc``, later rules winning."""
         from spacy.attrs import LEMMA, MORPH, POS
+        from spacy.tokens._retokenize import set_token_attrs
 
         n = len(doc)
         table = doc.to_array([self.columns[k] for k in RULE_KEYS]).reshape(n, len(RULE_KEYS))
@@ -130,13 +131,11 @@ class WordRules:
         written = (POS, MORPH, LEMMA)
         values = doc.to_array(list(written))
         for at, attrs in final.items():
-            token = doc[at]
             for attr, value in attrs.items():
                 if attr in written:
                     values[at, written.index(attr)] = value
                 else:  # TAG, DEP: rare (whitespace), set as the ruler sets them
-                    from spacy.tokens._retokenize import set_token_attrs
-                    set_token_attrs(token, {attr: value})
+                    set_token_attrs(doc[at], {attr: value})
         doc.from_array(list(written), values)
 
 
