@@ -55,3 +55,22 @@ def test_extractors_option_runs_only_what_is_asked(nlp):
     tables = annotate_doc("a1", doc, extractors=("figures",))
     assert tables["figures"] and not tables["quotes"] and not tables["entities"]
     assert all(r["article_id"] == "a1" for r in tables["figures"])
+
+
+def test_model_multiplies_through_numpy_blas_on_one_thread_with_blis_annotations(nlp):
+    """load_model's numpy BLAS (one thread) annotates as thinc's default blis does."""
+    import spacy
+    from threadpoolctl import threadpool_info
+
+    layers = [proc.model for _, proc in nlp.pipeline if getattr(proc, "model", None) is not None]
+    assert layers and all(m.ops.use_blis is False for m in layers)
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    blis_nlp = spacy.load(default_model(), exclude=["senter"])
+    assert all(proc.model.ops.use_blis for _, proc in blis_nlp.pipeline
+               if getattr(proc, "model", None) is not None)
+    text = PARAGRAPH * 3 + "The Senate voted 52 to 48 on Friday, and shares rose 3% in Tokyo."
+
+    def annotations(doc):
+        return ([(t.tag_, t.dep_, t.head.i) for t in doc],
+                [(e.start, e.end, e.label_) for e in doc.ents])
+    assert annotations(nlp(text)) == annotations(blis_nlp(text))

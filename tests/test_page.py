@@ -34,3 +34,10 @@ def test_a_tooltip_class_outside_paragraphs_is_left_alone():
            "<a href=\"/y\">Personal finance</a></div></nav>")
     tree = drop_hover_cards(_page(nav, BODY))
     assert tree.find(".//div[@class='tooltipbox']") is not None
+
+
+def test_widget_class_names_are_matched_whatever_their_case():
+    html = _page(BODY, HOVER.replace("rollover-people-block", "RollOver-People-Block"))
+    text = extract(html, None)["text"]
+    assert "Mayor Ellen Marsh said the routes would open in May" in text
+    assert "Ellen Ruth Marsh" not in text

@@ -100,6 +100,10 @@ def main_text(text: str) -> str:
 # Class names of widgets that pop up over a name in running text (hover cards,
 # tooltips): their text is not the article's ("Kristi NoemKristi Lynn NoemSouth...").
 _WIDGET_CLASS = re.compile(r"tooltip|popover|popup|hover-?card|rollover", re.I)
+# What every such class name holds, lower-cased: a substring scan of the page is
+# far cheaper than the case-blind regex over all of it.
+_WIDGET_WORDS = ("tooltip", "popover", "popup", "hover", "rollover")
+_IN_TEXT_WIDGETS = "//p//*[self::span or self::div or self::aside or self::section][@class]"
 
 
 def drop_hover_cards(html: str):
@@ -107,21 +111,20 @@ def drop_hover_cards(html: str):
     paragraphs removed: an innermost element whose class names such a widget and that
     holds a picture or several links (the name it pops up from stays). Pages without
     such class names are returned unchanged, unparsed."""
-    if not _WIDGET_CLASS.search(html):
+    low = html.lower()
+    if not any(word in low for word in _WIDGET_WORDS):
         return html
     from trafilatura.utils import load_html
 
     tree = load_html(html)
     if tree is None:
         return html
-    widgets = [el for el in tree.iter("span", "div", "aside", "section")
-               if _WIDGET_CLASS.search(el.get("class") or "")]
+    # Only widgets inside a paragraph count; a widget's descendants are inside it too.
+    widgets = [el for el in tree.xpath(_IN_TEXT_WIDGETS) if _WIDGET_CLASS.search(el.get("class"))]
     marked = {id(el) for el in widgets}
     for el in widgets:
         inner = any(id(d) in marked for d in el.iterdescendants())
-        in_text = any(a.tag == "p" for a in el.iterancestors())
-        if in_text and not inner and (el.find(".//img") is not None
-                                      or len(el.findall(".//a")) >= 2):
+        if not inner and (el.find(".//img") is not None or len(el.findall(".//a")) >= 2):
             _drop_keeping_tail(el)
     return tree
 
