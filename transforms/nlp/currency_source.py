@@ -80,18 +80,20 @@ def _territory_names() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
-def _dollar_mentions() -> list[tuple[re.Pattern, str]]:
-    """Patterns of explicitly named dollar-sign currencies: "Canadian dollars", "C$"
-    (each holds "dollar" in any case, or a "$")."""
+def _dollar_mentions() -> list[tuple[re.Pattern, str, str, bool]]:
+    """Patterns of explicitly named dollar-sign currencies: "Canadian dollars", "C$",
+    each with what a text holds wherever the pattern matches (the name lower-cased,
+    or the sign as written) and whether that is to be looked for lower-cased."""
     from transforms.nlp.numbers import _names, _symbols
     full, _ = _names()
     out = []
     for name, code in full.items():
         if name.split()[-1] in ("dollar", "dollars") and len(name.split()) > 1:
-            out.append((re.compile(r"\b" + re.escape(name) + r"\b", re.I), code))
+            out.append((re.compile(r"\b" + re.escape(name) + r"\b", re.I), code,
+                        name.lower(), True))
     for sym, (code, inferred) in _symbols().items():
         if sym.endswith("$") and len(sym) > 1 and not inferred:
-            out.append((re.compile(r"(?<![\w$])" + re.escape(sym) + r"\s?\d"), code))
+            out.append((re.compile(r"(?<![\w$])" + re.escape(sym) + r"\s?\d"), code, sym, False))
     return out
 
 
@@ -116,9 +118,11 @@ def territory_in(name: str | None) -> str | None:
 def named_dollar(text: str) -> str | None:
     """The one dollar-sign currency the text names explicitly (US dollars count)."""
     named = Counter()
-    words, signs = "dollar" in text.lower(), "$" in text
-    for pattern, code in _dollar_mentions():
-        if (signs if "$" in pattern.pattern else words) and pattern.search(text):
+    low = text.lower()
+    if "dollar" not in low and "$" not in text:
+        return None
+    for pattern, code, needle, lowered in _dollar_mentions():
+        if needle in (low if lowered else text) and pattern.search(text):
             named[code] += 1
     return next(iter(named)) if len(named) == 1 else None
 

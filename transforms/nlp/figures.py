@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
 from transforms.nlp.doctext import doc_text
@@ -113,19 +114,29 @@ class _Context:
 
         self.doc = doc
         self.text = text
-        self.tok_at = [-1] * (len(self.text) + 1)
-        if len(doc):
-            for i, (start, length) in enumerate(doc.to_array([IDX, LENGTH]).tolist()):
-                self.tok_at[start:start + length] = [i] * length
+        spans = doc.to_array([IDX, LENGTH]) if len(doc) else None
+        self.starts: list[int] = [] if spans is None else spans[:, 0].tolist()
+        self.ends: list[int] = [] if spans is None else (spans[:, 0] + spans[:, 1]).tolist()
         self.ent_of: dict[int, "Span"] = {
             t: ent for ent in doc.ents for t in range(ent.start, ent.end)}
         self.phones = [(p.start(), p.end()) for p in _PHONE.finditer(self.text)]
         self.has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
         self.name_numbers: set[int] = set()     # tokens found to be numbers in names
 
+    def tok_at(self, pos: int) -> int:
+        """Index of the token covering char ``pos``, or -1 (whitespace, or no token)."""
+        i = bisect_right(self.starts, pos) - 1
+        return i if i >= 0 and pos < self.ends[i] else -1
+
     def tokens(self, s: int, e: int) -> list["Token"]:
-        ids = sorted({t for t in self.tok_at[s:e] if t >= 0})
-        return [self.doc[t] for t in ids]
+        """The tokens covering any char of ``text[s:e]``, in order."""
+        if e <= s:
+            return []
+        first = bisect_right(self.starts, s) - 1
+        if first < 0 or s >= self.ends[first]:
+            first += 1
+        last = bisect_left(self.starts, e)           # tokens starting before e
+        return [self.doc[t] for t in range(first, last) if self.ends[t] > s]
 
     def classify(self, sc: Scanner, m: Match) -> dict | None:
         L, text = sc.L, self.text
@@ -239,7 +250,7 @@ class _Context:
     def _glued_quantity(self, row: dict, labels: set[str]) -> bool:
         """"4km": a quantity only when NER calls it one."""
         e = row["end"]
-        unit_tok = self.doc[self.tok_at[e]] if self.tok_at[e] >= 0 else None
+        unit_tok = self.doc[self.tok_at(e)] if self.tok_at(e) >= 0 else None
         if "QUANTITY" not in labels or unit_tok is None:
             return False
         word = re.match(r"[^\W\d_]+", self.text[e:])
@@ -289,9 +300,9 @@ class _Context:
         """First token starting at or after char ``pos``, skipping one hyphen."""
         while pos < len(self.text) and self.text[pos] in " \t\n-–":
             pos += 1
-        if pos >= len(self.text) or self.tok_at[pos] < 0:
+        if pos >= len(self.text) or self.tok_at(pos) < 0:
             return None
-        tok = self.doc[self.tok_at[pos]]
+        tok = self.doc[self.tok_at(pos)]
         return tok if tok.idx == pos and tok.is_alpha else None
 
     def _counted_noun(self, last: "Token") -> str | None:
