@@ -20,7 +20,9 @@ skips when absent unless ``REQUIRE_SHARED=1``), in one run:
   on this machine.
 - **pipeline_1w / _Nw**: ``python -m pipeline --input ... --output ...`` as a
   subprocess (start-up, model loads, Parquet and the run summary included): the
-  default in-process runner, and ``--direct_running_mode=multi_processing``.
+  default in-process runner (one Beam worker, a spaCy child per core:
+  ``--nlp_processes`` 0), and ``--direct_running_mode=multi_processing``.
+- **pipeline_1w_1child**: one worker with one spaCy child (``--nlp_processes=1``).
 - **pipeline_1w_noquotes**: ``--extractors entities,figures`` (the cost of quotes).
 - **\*_large**: the corpus copied ``--copies`` times, each copy with a distinct
   sentence in its main text so deduplication keeps it (memory as input grows).
@@ -669,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-quotes-cost", action="store_true")
     ap.add_argument("--balance-off", action="store_true",
                     help="also run each multi-worker configuration with --balance=off")
+    ap.add_argument("--skip-one-child", action="store_true",
+                    help="skip the 1-worker run with one spaCy child (--nlp_processes=1)")
     ap.add_argument("--skip-selective", action="store_true",
                     help="skip the run with --nlp_parse=selective")
     ap.add_argument("--poll", type=float, default=0.5, help="polling interval (s) of CPU; memory every 4th")
@@ -731,6 +735,9 @@ def main(argv: list[str] | None = None) -> int:
             if w > 1 and args.balance_off:
                 cfgs[f"pipeline_{w}w_balance_off"] = Config(
                     f"pipeline_{w}w_balance_off", "pipeline", str(pages), w, args=("--balance=off",))
+            if w == 1 and not args.skip_one_child:  # the default has a spaCy child per core
+                cfgs["pipeline_1w_1child"] = Config("pipeline_1w_1child", "pipeline", str(pages), 1,
+                                                    args=("--nlp_processes=1",))
         if not args.skip_selective:
             cfgs["pipeline_1w_selective"] = Config("pipeline_1w_selective", "pipeline",
                                                    str(pages), 1, args=("--nlp_parse=selective",))

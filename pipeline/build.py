@@ -6,6 +6,7 @@ stage flattened into one errors table.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -14,7 +15,7 @@ from pipeline.options import NewsOptions
 from pipeline.progress import Progress, progress_folder
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
                             table_glob)
-from transforms.annotate import Annotate, AnnotateConfig
+from transforms.annotate import Annotate, AnnotateConfig, UnpackAnnotations, adopt_annotations
 from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
@@ -39,29 +40,49 @@ def clean_config(opts: NewsOptions) -> CleanConfig:
                        zygote.address(), opts.language)
 
 
-def annotate_config(opts: NewsOptions, balance: bool = True) -> AnnotateConfig:
+def annotate_config(opts: NewsOptions) -> AnnotateConfig:
     """The annotate stage's settings from the options (see ``clean_config``)."""
     return AnnotateConfig(
         opts.model, registry.parse(opts.extractors), opts.nlp_batch_size,
         opts.nlp_batch_chars, opts.nlp_chunk_chars, opts.nlp_timeout, opts.max_nlp_chars,
-        opts.worker_max_rss_mb, balance, zygote.address(), opts.nlp_parse)
+        opts.worker_max_rss_mb, zygote.address(), opts.nlp_parse,
+        nlp_processes(opts))
 
 
 # Runners that run the pipeline on this machine's Beam workers (``--direct_num_workers``).
 _LOCAL = (None, "", "DirectRunner", "FnApiRunner")
 
 
-def _one_local_worker(opts: NewsOptions) -> bool:
+def _local_workers(opts: NewsOptions) -> int | None:
+    """How many Beam workers the local runner runs (None: not the local runner)."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-    return opts.view_as(StandardOptions).runner in _LOCAL \
-        and opts.view_as(DirectOptions).direct_num_workers == 1
+    if opts.view_as(StandardOptions).runner not in _LOCAL:
+        return None
+    workers = opts.view_as(DirectOptions).direct_num_workers
+    return workers if workers > 0 else os.cpu_count() or 1  # 0: one per core, as Beam has it
+
+
+def nlp_processes(opts: NewsOptions) -> int:
+    """spaCy children per worker (``--nlp_processes``; 0: this machine's cores shared
+    among the local runner's workers, one per worker on other runners, which run a
+    worker per core themselves)."""
+    if opts.nlp_processes > 0:
+        return opts.nlp_processes
+    workers = _local_workers(opts)
+    if workers is None:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
+def _one_local_worker(opts: NewsOptions) -> bool:
+    return _local_workers(opts) == 1
 
 
 def balance_enabled(opts: NewsOptions) -> bool:
-    """Whether a batch run spreads files and articles in bins of equal size
-    (``--balance``): worth its two shuffles where a runner splits work statically
-    among several workers, not with one worker nor on Dataflow, which rebalances."""
+    """Whether a batch run spreads files in bins of equal size (``--balance``): worth
+    its shuffle where a runner splits work statically among several workers, not with
+    one worker nor on Dataflow, which rebalances."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     if opts.balance != "auto":
@@ -104,19 +125,23 @@ def build_tables(p: beam.Pipeline, opts: NewsOptions,
     stories = ClusterStories(story_options(opts), *(
         (p | f"Stored {t}" >> ReadStored(opts.output, t) for t in (SIGNATURES, STORIES))
         if opts.incremental and _has_table(opts.output, SIGNATURES) else ()))
-    return process_documents(read, opts, Deduplicate(stored), balance_enabled(opts),
-                             stories=stories, staged=staged)
+    return process_documents(read, opts, Deduplicate(stored, adopt_annotations),
+                             stories=stories, staged=staged, annotate_first=True)
 
 
 def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,
-                      balance: bool = True, stories: ClusterStories | None = None,
-                      staged: str | None = None) -> dict[str, beam.PCollection]:
+                      stories: ClusterStories | None = None,
+                      staged: str | None = None,
+                      annotate_first: bool = False) -> dict[str, beam.PCollection]:
     """clean -> deduplicate -> stories -> annotate from the reader's outputs, with the
     errors of every stage in one table; shared by the batch and the streaming shapes.
-    ``balance``: batch articles from bins of equal text (see ``transforms.shaping.balance``);
-    ``stories``: the clustering stage (default: without stored stories)."""
+    ``stories``: the clustering stage (default: without stored stories).
+    ``annotate_first``: clean -> annotate -> deduplicate instead, the rows of the kept
+    copies written (``annotate_first_tables``)."""
+    if annotate_first and not opts.no_nlp:
+        return annotate_first_tables(read, opts, deduplicate, stories, staged)
     documents = read["documents"]
-    annotate = None if opts.no_nlp else Annotate(annotate_config(opts, balance))
+    annotate = None if opts.no_nlp else Annotate(annotate_config(opts))
     if annotate is not None:  # the model loads while cleaning runs
         documents = documents | "PrestartModel" >> annotate.prestart()
     cleaned = documents | "Clean" >> Clean(clean_config(opts))
@@ -144,6 +169,38 @@ def process_documents(read: dict, opts: NewsOptions, deduplicate: beam.PTransfor
     tables[ARTICLES] = tables[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
     tables.update({STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]})
     tables[ERRORS] = errors | "AllErrors" >> beam.Flatten()
+    return tables
+
+
+def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTransform,
+                          stories: ClusterStories | None = None,
+                          staged: str | None = None) -> dict[str, beam.PCollection]:
+    """The batch shape: read -> clean -> annotate in one fused stage, then deduplicate.
+
+    No shuffle lies between cleaning and the parse, so a worker's NLP child parses
+    one batch while the worker cleans the next (``AnnotateBatchFn``): with one
+    worker both cores work, and no worker waits for the slowest to finish cleaning.
+    Each article carries its NLP rows through deduplication, which keeps one copy;
+    only the kept copies' rows are written (a copy's parse is the price of this).
+    Work is spread over workers by the read alone (``--balance``: bins of files)."""
+    annotate = Annotate(annotate_config(opts), attach=True)
+    documents = read["documents"] | "PrestartModel" >> annotate.prestart()
+    cleaned = documents | "Clean" >> Clean(clean_config(opts))
+    articles = cleaned.articles | "Progress" >> Progress(
+        "cleaned", "articles", opts.progress_seconds, progress_folder(staged, "clean"))
+    annotated = articles | "Annotate" >> annotate
+    counted = annotated.articles | "AnnotateProgress" >> Progress(
+        "annotated", "articles", opts.progress_seconds, progress_folder(staged, "annotate"))
+    unique = counted | "Deduplicate" >> deduplicate
+    kept = unique[ARTICLES] | "Unpack" >> UnpackAnnotations()
+    clustered = kept.articles | "Stories" >> (stories or ClusterStories(story_options(opts)))
+    tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
+              DUPLICATES: unique[DUPLICATES],
+              ARTICLES: kept.articles | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS]),
+              **{t: kept[t] for t in registry.TABLES},
+              STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]}
+    tables[ERRORS] = [read[ERRORS], cleaned[ERRORS], annotated[ERRORS], kept[ERRORS]] \
+        | "AllErrors" >> beam.Flatten()
     return tables
 
 

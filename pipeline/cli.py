@@ -104,7 +104,8 @@ def check_values(opts: NewsOptions) -> None:
         if getattr(opts, name) <= 0:
             raise UsageError(f"--{name} must be positive, got {getattr(opts, name)}")
     for name in ("min_text_chars", "progress_seconds", "extract_timeout", "nlp_timeout",
-                 "max_nlp_chars", "worker_max_rss_mb", "wait_for_lock", "stop_after_seconds"):
+                 "max_nlp_chars", "worker_max_rss_mb", "wait_for_lock", "stop_after_seconds",
+                 "nlp_processes"):
         if getattr(opts, name) < 0:
             raise UsageError(f"--{name} must not be negative, got {getattr(opts, name)}")
 

@@ -74,6 +74,11 @@ def _nlp(group) -> None:
     group.add_argument("--nlp_chunk_chars", type=int, default=100_000,
                        help="Longer articles are parsed in chunks of this size.")
     group.add_argument(
+        "--nlp_processes", type=int, default=0,
+        help="spaCy child processes per worker, each parsing its own batches (with "
+             "--nlp_timeout > 0). 0: the machine's cores shared among the local runner's "
+             "workers (--direct_num_workers); one per worker on other runners.")
+    group.add_argument(
         "--nlp_parse", choices=PARSE_MODES, default=PARSE_MODES[0],
         help="full: every spaCy component on every sentence; selective: NER everywhere, "
              "the tagger and parser only on the sentences the extractors read (quotes "
@@ -184,7 +189,7 @@ def _run(group) -> None:
              "runners only: their workers inherit the launcher's environment).")
     group.add_argument(
         "--balance", choices=BALANCE_MODES, default=BALANCE_MODES[0],
-        help="Spread files and articles over workers in bins of equal size (two shuffles). "
+        help="Spread files over workers in bins of equal size (a shuffle of file names). "
              "auto: on for runners that split work statically among several workers (the "
              "local runner with --direct_num_workers > 1, Flink, Prism, Spark); off for one "
              "worker and for Dataflow, which rebalances work itself.")

@@ -175,8 +175,7 @@ def build_streaming_tables(p: beam.Pipeline, opts: NewsOptions,
     # A Kafka stream resumes into its dataset: what it already holds is not stored again.
     stored = (p | "StoredArticles" >> KnownArticles(opts.output)
               if kafka is not None and kafka.stored_articles else None)
-    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds, stored),
-                             balance=False)
+    return process_documents(read, opts, DeduplicateAcrossWindows(opts.window_seconds, stored))
 
 
 @dataclasses.dataclass

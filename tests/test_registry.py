@@ -62,7 +62,7 @@ def test_extractor_timings_are_beam_metrics_of_the_annotate_stage(tmp_path):
     started = time.monotonic()
     p = beam.Pipeline(runner=FnApiRunner())
     (p | beam.Create(articles)
-         | Annotate(annotate_config(opts.view_as(NewsOptions), balance=False)))
+         | Annotate(annotate_config(opts.view_as(NewsOptions))))
     result = p.run()
     result.wait_until_finish()
     seconds = time.monotonic() - started

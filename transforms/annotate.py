@@ -1,33 +1,46 @@
 """Annotate: one spaCy pass per English article, rows for every NLP table.
 
-The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in
-the process itself, or in the one budgeted child process it shares) and run
-batched; batches are bounded by article count and by characters. The
-stage emits plain rows, never ``Doc`` objects. Batch runs first spread the
-articles over workers in bins of equal text (``transforms.shaping.balance``), so workers
-finish together. By default spaCy and the
-extractors run in a child process with a time budget per article (see
-``AnnotateBatchFn``). Each article leaves with its
-``nlp_status``; a failure costs that article's annotations (an errors row),
-never the article itself. Each extractor's time per article (measured where it
-runs, the child included) is the distribution ``annotate/extractor_us/<name>``.
+The model is loaded once per worker process (``DoFn.setup`` + ``Shared``: in the
+process itself, or in the budgeted child processes it shares, ``processes`` of them)
+and run batched; batches are bounded by article count and by characters. The stage
+emits plain rows, never ``Doc`` objects. By default spaCy and the extractors run in
+child processes with a time budget per article (see ``AnnotateBatchFn``), which parse
+in the background while the worker goes on with the stages before: in the batch shape
+(``attach``: reading, cleaning and the parse in one fused stage, deduplication after)
+cleaning and parsing use every core. Each article leaves with its ``nlp_status``; a
+failure costs that article's annotations (an errors row), never the article itself.
+Each extractor's time per article (measured where it runs, the child included) is the
+distribution ``annotate/extractor_us/<name>``. The streaming shape annotates after
+deduplication.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import queue
+from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.layout import ERRORS
 from transforms.errors import error_row
 from transforms.nlp import model as nlp_lib
 from transforms.nlp import registry
-from transforms.shaping.balance import BalancedGroups
 from transforms.shaping.batching import SortedBatches
 
 STAGE = "annotate"
+# The key of an article's NLP rows (by table, its annotate errors under ``ERRORS``, the
+# extractors' microseconds under ``TIMINGS``) while it travels with them to
+# deduplication (``Annotate(attach=True)``); ``COPY``: not parsed, a copy of an article
+# parsed in the same bundle (``copy_key``), whose rows it takes if it is the one kept.
+ANNOTATIONS = "_annotations"
+TIMINGS, COPY = "us", "copy"
+# Batches a worker's NLP child may be behind the stage before it: they wait while the
+# child parses, and the next are cleaned meanwhile (``AnnotateBatchFn``).
+BATCHES_AHEAD = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +52,8 @@ class AnnotateConfig:
     ``max_nlp_chars`` characters are annotated; ``parse``: how much of the spaCy
     pipeline runs (``nlp.model.PARSE_MODES``). ``nlp_timeout`` > 0: spaCy runs in
     a child process with that budget per article (``max_rss_mb`` of memory; forked
-    from ``zygote`` when given); 0: in-process, unbounded. ``balance``: batch from
-    bins of equal text (batch runs; ``transforms.shaping.balance``).
+    from ``zygote`` when given); 0: in-process, unbounded. ``processes``: NLP
+    children per worker process (with ``nlp_timeout`` > 0), each parsing its own batches.
     """
 
     model: str | None
@@ -51,9 +64,9 @@ class AnnotateConfig:
     nlp_timeout: float
     max_nlp_chars: int
     max_rss_mb: float = 0
-    balance: bool = True
     zygote: str | None = None
     parse: str = nlp_lib.PARSE_MODES[0]
+    processes: int = 1
 
 
 class _Model:
@@ -73,20 +86,22 @@ class ModelHandle:
 
     def __init__(self, config: AnnotateConfig):
         self.shared = Shared()
+        self.children = [Shared() for _ in range(max(1, config.processes))]
         self.config = config
 
     def acquire(self):
-        """The process's ``SharedWorker`` (budgeted child) or ``_Model``, started
-        or loaded on first use."""
+        """The process's ``SharedWorker``s (budgeted children, ``processes`` of them) or
+        its ``_Model``, started or loaded on first use."""
         config = self.config
         name, chunk, parse = config.model, config.chunk_chars, config.parse
         if config.nlp_timeout > 0:
             from transforms.sandbox.worker import acquire_worker
-            return acquire_worker(
-                self.shared, f"spacy-worker:{name}:{chunk}:{parse}:{config.max_rss_mb}",
+            return [acquire_worker(
+                shared, f"spacy-worker:{name}:{chunk}:{parse}:{config.max_rss_mb}:{slot}",
                 "transforms.nlp.model:worker_annotate", "transforms.nlp.model:worker_setup",
                 (name, chunk, parse), what="NLP annotation", option="--nlp_timeout",
                 max_rss_mb=config.max_rss_mb, zygote=config.zygote)
+                for slot, shared in enumerate(self.children)]
         return self.shared.acquire(lambda: _Model(nlp_lib.load_model(name, chunk, parse)),
                                    tag=f"spacy:{name}:{parse}")
 
@@ -137,9 +152,10 @@ class AnnotateBatchFn(beam.DoFn):
     characters of an article are annotated (``nlp_status = 'truncated'`` beyond).
     """
 
-    def __init__(self, handle: ModelHandle):
+    def __init__(self, handle: ModelHandle, attach: bool = False):
         config = handle.config
         self._handle = handle
+        self._attach = attach
         self._extractors = config.extractors
         self._max_chunk_chars = config.chunk_chars
         self._timeout, self._max_nlp_chars = config.nlp_timeout, config.max_nlp_chars
@@ -148,27 +164,46 @@ class AnnotateBatchFn(beam.DoFn):
         self.truncated = Metrics.counter(STAGE, "articles_truncated")
         self.failed = Metrics.counter(STAGE, "articles_failed")
         self.over_budget = Metrics.counter(STAGE, "nlp_budget_exceeded")
+        self.copies = Metrics.counter(STAGE, "copies_not_parsed")
         self.peak_rss = Metrics.distribution(STAGE, "worker_peak_rss_mb")
-        self.rows = {table: Metrics.counter(STAGE, stat)
-                     for extractor in registry.EXTRACTORS.values()
-                     for table, stat in zip(extractor.tables, extractor.stats)}
+        self.rows = _row_counters()
         self.timings = {name: Metrics.distribution(STAGE, registry.timing_metric(name))
                         for name in registry.EXTRACTORS}
 
     def setup(self):
         model = self._handle.acquire()
-        self._worker = model if self._timeout > 0 else None
+        self._workers = model if self._timeout > 0 else []
         self._nlp = None if self._timeout > 0 else model.nlp
+        # With children, batches are parsed there while this thread goes on with the
+        # stages before (cleaning, in the fused batch shape): every core works.
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        for worker in self._workers:
+            self._free.put(worker)
+        self._ahead = ThreadPoolExecutor(len(self._workers), thread_name_prefix="nlp-batches") \
+            if self._workers else None
+
+    def teardown(self):
+        if getattr(self, "_ahead", None) is not None:
+            self._ahead.shutdown(wait=True)
+
+    def start_bundle(self):
+        self._pending: collections.deque = collections.deque()
+        # Copies parsed in this bundle (attach): its outputs commit together, so a copy
+        # skipped here always meets the parsed one at deduplication, retries included.
+        self._parsed_keys: set = set()
 
     def finish_bundle(self):
-        if self._worker is not None:
-            self.peak_rss.update(int(self._worker.worker.peak_mb()))
+        while self._pending:
+            yield from self._emit(self._pending.popleft())
+        for worker in self._workers:
+            self.peak_rss.update(int(worker.worker.peak_mb()))
 
-    def _results(self, items: list[tuple[str, str, dict]]):
+    def _results(self, items: list[tuple[str, str, dict]], child=None):
         """One result per ``(article_id, text, source)``, in order (see
-        ``nlp.annotate_articles``); a hang or crash costs the article at hand."""
+        ``nlp.annotate_articles``), in-process or by the ``SharedWorker`` ``child``;
+        a hang or crash costs the article at hand."""
         args = (self._max_chunk_chars, self._extractors)
-        if self._worker is None:
+        if child is None:
             yield from nlp_lib.annotate_articles(self._nlp, items, *args)
             return
         from transforms.sandbox.worker import BudgetExceeded, RemoteError, WorkerDied
@@ -177,40 +212,74 @@ class AnnotateBatchFn(beam.DoFn):
         while pending:
             batch, got = pending[:1] if alone else pending, 0
             try:
-                for result in self._worker.worker.stream(batch, *args, timeout=self._timeout):
+                for result in child.worker.stream(batch, *args, timeout=self._timeout):
                     got += 1
                     yield result
             except (BudgetExceeded, WorkerDied) as exc:
                 if got == 0 and len(batch) > 1:
                     alone = True  # the batch parse or its first article: find the culprit
                     continue
-                self.over_budget.inc()
                 got += 1
-                yield {"error": (exc.code, str(exc), None)}
+                yield {"error": (exc.code, str(exc), None), "over_budget": True}
             except RemoteError as exc:
                 got += 1
                 yield {"error": (exc.code, str(exc), exc.detail)}
             pending = pending[got:]
 
-    def process(self, batch: list[dict]):
+    def process(self, batch: list[dict], window=beam.DoFn.WindowParam,
+                timestamp=beam.DoFn.TimestampParam):
         todo = []
         for article in batch:
             if not nlp_lib.reads_language(article.get("language")):
                 self.skipped.inc()
                 yield {**article, "nlp_status": "skipped_language"}
+            elif self._attach and copy_key(article) in self._parsed_keys:
+                self.copies.inc()
+                yield {**article, "nlp_status": None, ANNOTATIONS: {COPY: True}}
             else:
+                if self._attach:
+                    self._parsed_keys.add(copy_key(article))
                 todo.append(article)
         items = [(a["article_id"], nlp_lib.nlp_prefix(a["text"], self._max_nlp_chars),
                   nlp_lib.article_source(a))
                  for a in todo]
-        if self._worker is not None:
-            with self._worker.lock:  # bundles of one process take turns on its child
-                results = list(self._results(items))
-        else:
-            results = list(self._results(items))
+        if self._ahead is None:
+            yield from self._outputs(todo, items, list(self._results(items)))
+            return
+        # The child parses in the background; results leave in order, in their windows.
+        self._pending.append((todo, items, window, timestamp,
+                              self._ahead.submit(self._child_results, items)))
+        while len(self._pending) > BATCHES_AHEAD or self._pending[0][-1].done():
+            yield from self._emit(self._pending.popleft())
+            if not self._pending:
+                break
+
+    def _child_results(self, items: list[tuple]) -> list[dict]:
+        child = self._free.get()  # a child of this DoFn's that no batch is using
+        try:
+            with child.lock:  # bundles of one process take turns on its children
+                return list(self._results(items, child))
+        finally:
+            self._free.put(child)
+
+    def _emit(self, pending: tuple):
+        """The outputs of a batch parsed in the background, in the batch's window
+        (metrics are updated here, on the bundle's thread)."""
+        todo, items, window, timestamp, future = pending
+        for out in self._outputs(todo, items, future.result()):
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
+            else:
+                yield WindowedValue(out, timestamp, (window,))
+
+    def _outputs(self, todo: list[dict], items: list[tuple], results: list[dict]):
         for article, (_, text, _), result in zip(todo, items, results):
+            if result.get("over_budget"):
+                self.over_budget.inc()
             if "error" in result:
                 yield from self._failed(article, *result["error"])
+            elif self._attach:  # timings counted where the rows are written (``_UnpackFn``)
+                yield from self._annotated(article, text, result["tables"], result.get("us", {}))
             else:
                 for name, microseconds in result.get("us", {}).items():
                     self.timings[name].update(microseconds)
@@ -220,38 +289,127 @@ class AnnotateBatchFn(beam.DoFn):
         """A failed annotation: the article kept (``nlp_status = 'error'``) and an errors row."""
         self.failed.inc()
         row = error_row(article["source"], STAGE, code, message, article_id=article["article_id"])
+        if self._attach:
+            yield {**article, "nlp_status": "error", ANNOTATIONS: {ERRORS: [{**row, "detail": detail}]}}
+            return
         yield beam.pvalue.TaggedOutput(ERRORS, {**row, "detail": detail})
         yield {**article, "nlp_status": "error"}
 
-    def _annotated(self, article: dict, text: str, tables: dict[str, list[dict]]):
+    def _annotated(self, article: dict, text: str, tables: dict[str, list[dict]],
+                   timings: dict[str, int] | None = None):
         """An annotated article (``ok``, or ``truncated`` with an errors row when only
         the prefix ``text`` was read) and its rows of every NLP table."""
         self.parsed.inc()
-        status = "ok"
+        status, errors = "ok", []
         if len(text) < len(article["text"]):
             status = "truncated"
             self.truncated.inc()
-            yield beam.pvalue.TaggedOutput(ERRORS, error_row(
+            errors.append(error_row(
                 article["source"], STAGE, "NlpTruncated",
                 f"article of {len(article['text']):,} characters: only the first "
                 f"{len(text):,} were annotated (--max_nlp_chars {self._max_nlp_chars:,})",
                 article_id=article["article_id"]))
+        if self._attach:
+            yield {**article, "nlp_status": status,
+                   ANNOTATIONS: {**tables, ERRORS: errors, TIMINGS: timings or {}}}
+            return
+        for row in errors:
+            yield beam.pvalue.TaggedOutput(ERRORS, row)
         yield {**article, "nlp_status": status}
-        for table, rows in tables.items():
-            self.rows[table].inc(len(rows))
-            for row in rows:
-                yield beam.pvalue.TaggedOutput(table, row)
+        yield from _table_rows(tables, self.rows)
+
+
+def _table_rows(tables: dict[str, list[dict]], counters: dict):
+    """Each row of each NLP table as its tagged output, counted."""
+    for table, rows in tables.items():
+        counters[table].inc(len(rows))
+        for row in rows:
+            yield beam.pvalue.TaggedOutput(table, row)
+
+
+def _row_counters() -> dict:
+    return {table: Metrics.counter(STAGE, stat)
+            for extractor in registry.EXTRACTORS.values()
+            for table, stat in zip(extractor.tables, extractor.stats)}
+
+
+def copy_key(article: dict) -> tuple:
+    """What an article's NLP rows depend on besides its id: its text (by content hash)
+    and its source (the figures read what "$" means from it)."""
+    source = nlp_lib.article_source(article)
+    return article["content_hash"], source["hostname"], source["sitename"]
+
+
+def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
+    """The copy deduplication keeps, with NLP rows: its own, or those of the copy of it
+    that was parsed (``COPY``), keyed by its id and source."""
+    if not (kept.get(ANNOTATIONS) or {}).get(COPY):
+        return kept
+    key = copy_key(kept)
+    donor = next((c for c in copies if copy_key(c) == key and c.get(ANNOTATIONS) is not None
+                  and not c[ANNOTATIONS].get(COPY)), None)
+    if donor is None:  # cannot happen (see ``AnnotateBatchFn.start_bundle``); never lose it
+        row = error_row(kept["source"], STAGE, "NlpCopyMissing",
+                        "a copy of this article was parsed, but it was not found at deduplication",
+                        article_id=kept["article_id"])
+        return {**kept, "nlp_status": "error", ANNOTATIONS: {ERRORS: [row]}}
+    ids = {"article_id": kept["article_id"]}
+    annotations = {table: [{**row, **ids} for row in rows] if table != TIMINGS else rows
+                   for table, rows in donor[ANNOTATIONS].items()}
+    annotations[ERRORS] = [{**row, **ids, "source": kept["source"]}
+                           for row in donor[ANNOTATIONS].get(ERRORS, ())]
+    return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: annotations}
+
+
+class _UnpackFn(beam.DoFn):
+    """An article that carries its NLP rows -> the article, each row as its table's
+    output (annotate errors as ``ERRORS``), and the extractors' times."""
+
+    def __init__(self):
+        self.rows = _row_counters()
+        self.timings = {name: Metrics.distribution(STAGE, registry.timing_metric(name))
+                        for name in registry.EXTRACTORS}
+
+    def process(self, article: dict):
+        annotations = article.get(ANNOTATIONS)
+        if annotations is None:
+            yield article
+            return
+        yield {k: v for k, v in article.items() if k != ANNOTATIONS}
+        for name, microseconds in annotations.get(TIMINGS, {}).items():
+            self.timings[name].update(microseconds)
+        for row in annotations.get(ERRORS, ()):
+            yield beam.pvalue.TaggedOutput(ERRORS, row)
+        yield from _table_rows({t: r for t, r in annotations.items()
+                                if t in registry.TABLES}, self.rows)
+
+
+class UnpackAnnotations(beam.PTransform):
+    """Articles from ``Annotate(attach=True)`` (after deduplication: only the kept
+    copies' rows are written) -> articles (main), the NLP tables, and errors."""
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_UnpackFn()).with_outputs(
+            ERRORS, *registry.TABLES, main="articles")
+
+
+# Batches' worth of articles sorted by length before batching: fewer where the
+# stage before runs beside the parse (``attach``), so the child starts sooner.
+SORT_WINDOWS, SORT_WINDOWS_ATTACHED = 8, 1
 
 
 class Annotate(beam.PTransform):
     """Articles -> articles with ``nlp_status`` (main), the NLP tables, errors.
 
+    ``attach``: each article carries its rows instead (``ANNOTATIONS``), for a stage
+    after this one (deduplication) to decide which are written (``UnpackAnnotations``).
     ``prestart()`` gives the transform to put on an earlier stage's input so the
     model loads while that stage runs."""
 
-    def __init__(self, config: AnnotateConfig):
+    def __init__(self, config: AnnotateConfig, attach: bool = False):
         super().__init__()
         self.config = config
+        self.attach = attach
         self.handle = ModelHandle(config)
 
     def prestart(self) -> PrestartModel:
@@ -265,12 +423,10 @@ class Annotate(beam.PTransform):
             if not nlp_lib.reads_language(article.get("language")):
                 return 1
             return min(len(article["text"]), max_nlp_chars) + 1
-        if config.balance:  # workers get bins of equal text; batches are cut within a worker
-            articles = (articles
-                        | "Balance" >> BalancedGroups(lambda a: a["article_id"], weight, chars, size)
-                        | "Spread" >> beam.FlatMap(lambda group: group[1]))
         # Batches of articles of similar length, sorted a few batches' worth at a
         # time: a worker never holds its whole share of the input.
-        batches = articles | "Batch" >> SortedBatches(size, chars, weight)
-        return batches | "SpaCy" >> beam.ParDo(AnnotateBatchFn(self.handle)).with_outputs(
+        batches = articles | "Batch" >> SortedBatches(
+            size, chars, weight, SORT_WINDOWS_ATTACHED if self.attach else SORT_WINDOWS)
+        return batches | "SpaCy" >> beam.ParDo(
+            AnnotateBatchFn(self.handle, self.attach)).with_outputs(
                 ERRORS, *registry.TABLES, main="articles")

@@ -7,7 +7,7 @@ of the stored one.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -30,13 +30,15 @@ def pick_original(copies: Iterable[dict], stored: tuple[str, str] | None = None
 
 
 class _KeepOneFn(beam.DoFn):
-    def __init__(self):
+    def __init__(self, adopt: Callable[[dict, list[dict]], dict] | None = None):
         self.duplicates = Metrics.counter(STAGE, "duplicates")
+        self.adopt = adopt
 
     def process(self, keyed: tuple[str, Iterable[dict]], stored=None):
-        kept, duplicates = pick_original(keyed[1], (stored or {}).get(keyed[0]))
+        copies = list(keyed[1])
+        kept, duplicates = pick_original(copies, (stored or {}).get(keyed[0]))
         if kept is not None:
-            yield kept
+            yield self.adopt(kept, copies) if self.adopt else kept
         for row in duplicates:
             self.duplicates.inc()
             yield beam.pvalue.TaggedOutput(DUPLICATES, row)
@@ -46,12 +48,14 @@ class Deduplicate(beam.PTransform):
     """Articles -> unique articles (main output) and duplicate rows (``duplicates``).
 
     ``stored``: optional PCollection of ``(content_hash, (article_id, source))``
-    already in the output (incremental runs).
+    already in the output (incremental runs). ``adopt(kept, copies)``: the kept copy
+    as written, given all copies (``transforms.annotate.adopt_annotations``).
     """
 
-    def __init__(self, stored: beam.PCollection | None = None):
+    def __init__(self, stored: beam.PCollection | None = None,
+                 adopt: Callable[[dict, list[dict]], dict] | None = None):
         super().__init__()
-        self.stored = stored
+        self.stored, self.adopt = stored, adopt
 
     def expand(self, articles):
         side = {} if self.stored is None else {"stored": beam.pvalue.AsDict(self.stored)}
@@ -59,5 +63,5 @@ class Deduplicate(beam.PTransform):
             articles
             | "ByContentHash" >> beam.WithKeys(lambda a: a["content_hash"])
             | "Group" >> beam.GroupByKey()
-            | "KeepOne" >> beam.ParDo(_KeepOneFn(), **side).with_outputs(
+            | "KeepOne" >> beam.ParDo(_KeepOneFn(self.adopt), **side).with_outputs(
                 DUPLICATES, main="articles"))
