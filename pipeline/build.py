@@ -11,6 +11,7 @@ import os
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.flags import NLP_CHILD_MB
 from pipeline.options import NewsOptions
 from pipeline.progress import Progress, progress_folder
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
@@ -65,14 +66,16 @@ def _local_workers(opts: NewsOptions) -> int | None:
 
 def nlp_processes(opts: NewsOptions) -> int:
     """spaCy children per worker (``--nlp_processes``; 0: this machine's cores shared
-    among the local runner's workers, one per worker on other runners, which run a
-    worker per core themselves)."""
+    among the local runner's workers, and no more than its memory holds at
+    ``NLP_CHILD_MB`` each; one per worker on other runners, which run a worker per
+    core themselves)."""
     if opts.nlp_processes > 0:
         return opts.nlp_processes
     workers = _local_workers(opts)
     if workers is None:
         return 1
-    return max(1, len(os.sched_getaffinity(0)) // workers)
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return max(1, min(len(os.sched_getaffinity(0)), memory_mb // NLP_CHILD_MB) // workers)
 
 
 def _one_local_worker(opts: NewsOptions) -> bool:

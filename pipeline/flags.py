@@ -12,6 +12,9 @@ from transforms.nlp.model import PARSE_MODES
 # --balance: "auto" spreads work in bins of equal size where the runner splits work
 # statically among several workers (``pipeline.build.balance_enabled``).
 BALANCE_MODES = ("auto", "on", "off")
+# --nlp_processes 0: what one spaCy child is budgeted in memory when the number of
+# children is chosen for a machine (the model's pages are shared with the zygote).
+NLP_CHILD_MB = 1500
 
 PROG = "python -m pipeline"
 USAGE = (f"{PROG} --input PATH_OR_GLOB [--input ...] --output DIR [options] [Beam options]\n"
@@ -77,7 +80,8 @@ def _nlp(group) -> None:
         "--nlp_processes", type=int, default=0,
         help="spaCy child processes per worker, each parsing its own batches (with "
              "--nlp_timeout > 0). 0: the machine's cores shared among the local runner's "
-             "workers (--direct_num_workers); one per worker on other runners.")
+             f"workers (--direct_num_workers), at most one per {NLP_CHILD_MB:,} MB of memory; "
+             "one per worker on other runners.")
     group.add_argument(
         "--nlp_parse", choices=PARSE_MODES, default=PARSE_MODES[0],
         help="full: every spaCy component on every sentence; selective: NER everywhere, "
