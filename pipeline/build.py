@@ -180,11 +180,12 @@ def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTran
                           staged: str | None = None) -> dict[str, beam.PCollection]:
     """The batch shape: read -> clean -> annotate in one fused stage, then deduplicate.
 
-    No shuffle lies between cleaning and the parse, so a worker's NLP child parses
-    one batch while the worker cleans the next (``AnnotateBatchFn``): with one
-    worker both cores work, and no worker waits for the slowest to finish cleaning.
-    Each article carries its NLP rows through deduplication, which keeps one copy;
-    only the kept copies' rows are written (a copy's parse is the price of this).
+    No shuffle lies between cleaning and the parse, so a worker's NLP children parse
+    batches while the worker cleans the next (``AnnotateBatchFn``): with one worker
+    both cores work, and no worker waits for the slowest to finish cleaning. Each
+    article carries its NLP rows through deduplication, which keeps one copy; only
+    the kept copies' rows are written (copies in one bundle are parsed once, copies in
+    different bundles once per bundle: the price of this shape).
     Work is spread over workers by the read alone (``--balance``: bins of files)."""
     annotate = Annotate(annotate_config(opts), attach=True)
     documents = read["documents"] | "PrestartModel" >> annotate.prestart()

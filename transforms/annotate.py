@@ -167,8 +167,7 @@ class AnnotateBatchFn(beam.DoFn):
         self.copies = Metrics.counter(STAGE, "copies_not_parsed")
         self.peak_rss = Metrics.distribution(STAGE, "worker_peak_rss_mb")
         self.rows = _row_counters()
-        self.timings = {name: Metrics.distribution(STAGE, registry.timing_metric(name))
-                        for name in registry.EXTRACTORS}
+        self.timings = _timing_distributions()
 
     def setup(self):
         model = self._handle.acquire()
@@ -333,6 +332,11 @@ def _row_counters() -> dict:
             for table, stat in zip(extractor.tables, extractor.stats)}
 
 
+def _timing_distributions() -> dict:
+    return {name: Metrics.distribution(STAGE, registry.timing_metric(name))
+            for name in registry.EXTRACTORS}
+
+
 def copy_key(article: dict) -> tuple:
     """What an article's NLP rows depend on besides its id: its text (by content hash)
     and its source (the figures read what "$" means from it)."""
@@ -354,11 +358,12 @@ def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
                         article_id=kept["article_id"])
         return {**kept, "nlp_status": "error", ANNOTATIONS: {ERRORS: [row]}}
     ids = {"article_id": kept["article_id"]}
-    annotations = {table: [{**row, **ids} for row in rows] if table != TIMINGS else rows
-                   for table, rows in donor[ANNOTATIONS].items()}
-    annotations[ERRORS] = [{**row, **ids, "source": kept["source"]}
-                           for row in donor[ANNOTATIONS].get(ERRORS, ())]
-    return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: annotations}
+    rekeyed = {table: [{**row, **ids} for row in rows]
+               for table, rows in donor[ANNOTATIONS].items() if table in registry.TABLES}
+    rekeyed[ERRORS] = [{**row, **ids, "source": kept["source"]}
+                       for row in donor[ANNOTATIONS].get(ERRORS, ())]
+    rekeyed[TIMINGS] = donor[ANNOTATIONS].get(TIMINGS, {})
+    return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: rekeyed}
 
 
 class _UnpackFn(beam.DoFn):
@@ -367,8 +372,7 @@ class _UnpackFn(beam.DoFn):
 
     def __init__(self):
         self.rows = _row_counters()
-        self.timings = {name: Metrics.distribution(STAGE, registry.timing_metric(name))
-                        for name in registry.EXTRACTORS}
+        self.timings = _timing_distributions()
 
     def process(self, article: dict):
         annotations = article.get(ANNOTATIONS)
