@@ -70,7 +70,7 @@ def _nlp(group) -> None:
                        help="Skip the spaCy stage (articles, duplicates and errors only).")
     group.add_argument("--extractors", default="entities,figures,quotes",
                        help="Comma-separated NLP extractors to run on the one parse.")
-    group.add_argument("--nlp_batch_size", type=int, default=32,
+    group.add_argument("--nlp_batch_size", type=int, default=16,
                        help="Most articles per spaCy batch.")
     group.add_argument("--nlp_batch_chars", type=int, default=300_000,
                        help="Most characters per spaCy batch.")

@@ -32,6 +32,7 @@ def test_an_element_heavier_than_a_batch_goes_alone():
 
 def test_the_dofn_holds_one_window_at_a_time():
     fn = _SortedBatchesFn(8, 10_000, len, window=64, window_weight=10**9)
+    fn.setup()
     fn.start_bundle()
     out, first_at = [], None
     for i, text in enumerate(_texts(1_000)):
@@ -44,8 +45,21 @@ def test_the_dofn_holds_one_window_at_a_time():
     assert sorted(t for b in batches for t in b) == sorted(_texts(1_000))
     assert all(len(b) <= 8 for b in batches)
     by_weight = _SortedBatchesFn(8, 10_000, len, window=10**6, window_weight=20_000)
+    by_weight.setup()
     by_weight.start_bundle()
     assert any(list(by_weight.process(t)) for t in _texts(1_000))
+
+
+def test_a_workers_first_windows_are_small_then_double():
+    fn = _SortedBatchesFn(16, 10**9, len, window=16, window_weight=10**9, first=4)
+    fn.setup()
+    sizes = []
+    for bundle in (_texts(40), _texts(40)):  # the ramp is the DoFn's, not each bundle's
+        fn.start_bundle()
+        for text in bundle:
+            sizes += [len(wv.value) for wv in fn.process(text)]
+        sizes += [len(wv.value) for wv in fn.finish_bundle()]
+    assert sizes == [4, 8, 16, 12, 16, 16, 8]
 
 
 def test_sorted_batches_on_a_real_runner():

@@ -74,3 +74,27 @@ def test_model_multiplies_through_numpy_blas_on_one_thread_with_blis_annotations
         return ([(t.tag_, t.dep_, t.head.i) for t in doc],
                 [(e.start, e.end, e.label_) for e in doc.ents])
     assert annotations(nlp(text)) == annotations(blis_nlp(text))
+
+
+def test_a_process_that_loaded_the_model_and_its_forks_use_small_pages(nlp):
+    """load_model turns transparent huge pages off for its process (Linux), and a
+    process forked from it (a zygote's child) inherits that."""
+    import os
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("prctl is Linux's")
+
+    def thp_enabled() -> str:
+        with open("/proc/self/status") as f:
+            return next(line.split()[1] for line in f if line.startswith("THP_enabled"))
+    assert thp_enabled() == "0"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports and leaves at once
+        os.write(write, thp_enabled().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 8) == b"0"

@@ -90,12 +90,17 @@ def test_the_fast_attribute_ruler_sets_what_spacy_s_sets(full):
 
     ruler = full.get_pipe("attribute_ruler")
     assert isinstance(ruler, FastAttributeRuler) and ruler.words is not None
-    assert type(full.get_pipe("lemmatizer")).__name__.startswith("Memoised")
+    lemmatizer = full.get_pipe("lemmatizer")
+    assert type(lemmatizer).__name__.startswith("Memoised")
+    index = lemmatizer.lookups.get_table("lemma_index")
+    assert index and all(isinstance(words, frozenset) for words in index.values())
     own = spacy.load(default_model(), exclude=["senter"])
     texts = [TEXT + " Y'all ain't seen nothin' yet, she said. Let's go. I'm gonna win.",
              "There is a dog.  There's hope. Give it to me and you.\n\n  Got ta go. "
              "C'mon now. I do. He did it. They have won.  \n That is it. But, he said, not now.",
-             "The mayors met. The mayors' plans were approved; mayors approve plans. " * 3]
+             "The mayors met. The mayors' plans were approved; mayors approve plans. " * 3,
+             "The geese were running faster; the worst studies ran later and the oxen "
+             "fled. Her daughters' ponies cried, and the wolves hid their knives."]
     key = lambda doc: [(t.tag_, t.pos_, str(t.morph), t.lemma_, t.dep_)  # noqa: E731
                        for t in doc]
     for text in texts:

@@ -170,16 +170,25 @@ class AnnotateBatchFn(beam.DoFn):
         self.timings = _timing_distributions()
 
     def setup(self):
-        model = self._handle.acquire()
-        self._workers = model if self._timeout > 0 else []
-        self._nlp = None if self._timeout > 0 else model.nlp
-        # With children, batches are parsed there while this thread goes on with the
-        # stages before (cleaning, in the fused batch shape): every core works.
         self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for worker in self._workers:
+        self._ahead = self._children = None
+        if self._timeout <= 0:
+            self._nlp = self._handle.acquire().nlp
+            return
+        # With children, batches are parsed there while this thread goes on with the
+        # stages before (cleaning, in the fused batch shape): every core works. The
+        # children start in the background, so that a fused stage cleans meanwhile
+        # instead of waiting in setup for the model to load.
+        self._children = ThreadPoolExecutor(1, thread_name_prefix="nlp-children").submit(
+            self._start_children)
+        self._ahead = ThreadPoolExecutor(max(1, self._handle.config.processes),
+                                         thread_name_prefix="nlp-batches")
+
+    def _start_children(self) -> list:
+        workers = self._handle.acquire()
+        for worker in workers:
             self._free.put(worker)
-        self._ahead = ThreadPoolExecutor(len(self._workers), thread_name_prefix="nlp-batches") \
-            if self._workers else None
+        return workers
 
     def teardown(self):
         if getattr(self, "_ahead", None) is not None:
@@ -194,8 +203,9 @@ class AnnotateBatchFn(beam.DoFn):
     def finish_bundle(self):
         while self._pending:
             yield from self._emit(self._pending.popleft())
-        for worker in self._workers:
-            self.peak_rss.update(int(worker.worker.peak_mb()))
+        if self._children is not None and self._children.done() and not self._children.exception():
+            for worker in self._children.result():
+                self.peak_rss.update(int(worker.worker.peak_mb()))
 
     def _results(self, items: list[tuple[str, str, dict]], child=None):
         """One result per ``(article_id, text, source)``, in order (see
@@ -254,6 +264,7 @@ class AnnotateBatchFn(beam.DoFn):
                 break
 
     def _child_results(self, items: list[tuple]) -> list[dict]:
+        self._children.result()  # started (or the reason they could not be)
         child = self._free.get()  # a child of this DoFn's that no batch is using
         try:
             with child.lock:  # bundles of one process take turns on its children
@@ -398,8 +409,10 @@ class UnpackAnnotations(beam.PTransform):
 
 
 # Batches' worth of articles sorted by length before batching: fewer where the
-# stage before runs beside the parse (``attach``), so the child starts sooner.
+# stage before runs beside the parse (``attach``), so the child starts sooner; there
+# a worker's first batches also hold fewer articles (``FIRST_BATCH``, then doubling).
 SORT_WINDOWS, SORT_WINDOWS_ATTACHED = 8, 1
+FIRST_BATCH = 4
 
 
 class Annotate(beam.PTransform):
@@ -430,7 +443,8 @@ class Annotate(beam.PTransform):
         # Batches of articles of similar length, sorted a few batches' worth at a
         # time: a worker never holds its whole share of the input.
         batches = articles | "Batch" >> SortedBatches(
-            size, chars, weight, SORT_WINDOWS_ATTACHED if self.attach else SORT_WINDOWS)
+            size, chars, weight, *((SORT_WINDOWS_ATTACHED, FIRST_BATCH) if self.attach
+                                   else (SORT_WINDOWS,)))
         return batches | "SpaCy" >> beam.ParDo(
             AnnotateBatchFn(self.handle, self.attach)).with_outputs(
                 ERRORS, *registry.TABLES, main="articles")

@@ -15,7 +15,10 @@ checks that and keeps the original component otherwise.
 
 ``memoise_lemmas`` makes the rule lemmatizer look each (word, part of speech,
 morphology) up once per process: spaCy's own cache skips the words it returns early
-(base forms, the most frequent), which it recomputes token by token.
+(base forms, the most frequent), which it recomputes token by token. It also makes
+the lookups of its word index by set: ``rule_lemmatize`` asks ``form in index`` of
+a list of up to 58,000 words for each candidate form, which made a cold process
+spend 2.5 s on the corpus's 18,000 distinct words (0.4 s by set; the same lemmas).
 """
 from __future__ import annotations
 
@@ -233,7 +236,18 @@ def memoise_lemmas(nlp) -> bool:
             or not isinstance(lemmatizer, Lemmatizer)):
         return False
     lemmatizer.__class__ = type(f"Memoised{kind.__name__}", (kind,), {"__call__": _memo_call})
+    index_by_set(lemmatizer)
     return True
+
+
+def index_by_set(lemmatizer) -> None:
+    """Hold the lemmatizer's word index of each part of speech as a set: it is only
+    asked whether a form is in it (``Lemmatizer.rule_lemmatize``), and a list answers
+    that word by word. (The lookups can no longer be serialised; the pipeline never does.)"""
+    table = lemmatizer.lookups.get_table("lemma_index", None)
+    for pos, words in list((table or {}).items()):
+        if isinstance(words, list):
+            table[pos] = frozenset(words)
 
 
 def _memo_call(self, doc):

@@ -51,10 +51,31 @@ def one_blas_thread() -> None:
     threadpool_limits(1, user_api="blas")
 
 
+# prctl(2)'s PR_SET_THP_DISABLE (Linux): no transparent huge pages for this process.
+_PR_SET_THP_DISABLE = 41
+
+
+def small_pages() -> bool:
+    """Ask Linux not to back this process's memory (and its forks') with transparent
+    huge pages; whether it did. The layers allocate arrays of tens of MB per batch, and
+    with ``transparent_hugepage=always`` their first touch cost a cold process 1.3 s
+    of the corpus's 4.5 s of tok2vec (``benchmarks/components.py``; the same results)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def load_model(name: str | None = None, max_chunk_chars: int | None = None,
                parse: str = PARSE_MODES[0], extractors: Iterable[str] = registry.DEFAULT):
     """Load the spaCy pipeline the ``extractors`` read, parsing as ``parse`` says, with
-    numpy's BLAS on one thread (``one_blas_thread``) for its matrix products.
+    numpy's BLAS on one thread (``one_blas_thread``) for its matrix products, in a
+    process without transparent huge pages (``small_pages``).
     ``max_chunk_chars``: the longest text it will be given (None: spaCy's limit)."""
     import spacy
     from thinc.api import use_ops
@@ -62,6 +83,7 @@ def load_model(name: str | None = None, max_chunk_chars: int | None = None,
     if parse not in PARSE_MODES:
         raise ValueError(f"parse must be one of {', '.join(PARSE_MODES)}, not {parse!r}")
     one_blas_thread()
+    small_pages()
     # The layers' matrix products through numpy's BLAS, not thinc's default blis: the
     # same annotations for about 30% less CPU here (benchmarks/components.py).
     with use_ops("numpy", use_blis=False):

@@ -5,7 +5,9 @@ The local runner hands each worker its whole share of a stage as one bundle, so
 a worker would hold every article it will annotate: memory that grows with the
 input. ``SortedBatches`` sorts at most ``window`` elements at a time (and at
 most ``window_weight`` of them), so a worker holds a few batches' worth,
-however large the input.
+however large the input. ``first``: the first window a worker sorts holds that
+many elements, and each next one twice as many up to ``window``, so the stage after
+gets its first batch soon (a parse that waits for batches cleaned beside it).
 """
 from __future__ import annotations
 
@@ -37,12 +39,17 @@ def cut_batches(elements: list, size: int, weight: float,
 
 class _SortedBatchesFn(beam.DoFn):
     """Buffers at most ``window`` elements (``window_weight`` in total), then
-    emits them as ``cut_batches``; global window only."""
+    emits them as ``cut_batches``; global window only. The first windows of a
+    worker's DoFn are smaller (``first``, doubling)."""
 
     def __init__(self, size: int, weight: float, weight_fn: Callable[[Any], float],
-                 window: int, window_weight: float):
+                 window: int, window_weight: float, first: int | None = None):
         self.size, self.weight, self.weight_fn = size, weight, weight_fn
         self.window, self.window_weight = window, window_weight
+        self.first = first
+
+    def setup(self):
+        self._cap = min(self.first or self.window, self.window)
 
     def start_bundle(self):
         self._buffer: list = []
@@ -51,7 +58,9 @@ class _SortedBatchesFn(beam.DoFn):
     def process(self, element):
         self._buffer.append(element)
         self._load += self.weight_fn(element)
-        if len(self._buffer) >= self.window or self._load >= self.window_weight:
+        if len(self._buffer) >= self._cap or \
+                self._load >= self.window_weight * self._cap / self.window:
+            self._cap = min(2 * self._cap, self.window)
             yield from self._flush()
 
     def finish_bundle(self):
@@ -70,10 +79,10 @@ class SortedBatches(beam.PTransform):
     bundles are small there."""
 
     def __init__(self, size: int, weight: float, weight_fn: Callable[[Any], float],
-                 windows: int = 8):
+                 windows: int = 8, first: int | None = None):
         super().__init__()
         self.size, self.weight, self.weight_fn = size, weight, weight_fn
-        self.windows = windows
+        self.windows, self.first = windows, first
 
     def expand(self, pcoll):
         if not pcoll.windowing.is_default():
@@ -82,4 +91,4 @@ class SortedBatches(beam.PTransform):
                 max_batch_weight=max(1, int(self.weight)), element_size_fn=self.weight_fn)
         return pcoll | beam.ParDo(_SortedBatchesFn(
             self.size, self.weight, self.weight_fn, self.size * self.windows,
-            self.weight * self.windows))
+            self.weight * self.windows, self.first))
