@@ -61,8 +61,30 @@ def writes_dollar_sign(territory: str, code: str) -> bool:
 
 def dollar_of(territory: str | None) -> str | None:
     """The currency a bare "$" means in ``territory``, if it writes one so."""
-    code = territory_currency(territory) if territory else None
-    return code if code and writes_dollar_sign(territory, code) else None
+    return _dollar_territories().get(territory) if territory else None
+
+
+@lru_cache(maxsize=1)
+def _dollar_territories() -> dict[str, str]:
+    """Every territory whose currency its own locales write with a dollar sign, with
+    that currency; kept on disk per babel version and per source of this module
+    (``transforms.nlp.disk_cache``): asking CLDR's 700 locales costs 2 s of CPU, which
+    each worker process (and every run) would pay again."""
+    import babel
+
+    from transforms.nlp.disk_cache import cached_json, source_digest
+
+    return cached_json(f"dollar-territories-{babel.__version__}-{source_digest(__file__)}",
+                       _build_dollar_territories)
+
+
+def _build_dollar_territories() -> dict[str, str]:
+    out = {}
+    for territory in sorted(set(_territory_names().values())):
+        code = territory_currency(territory)
+        if code and writes_dollar_sign(territory, code):
+            out[territory] = code
+    return out
 
 
 @lru_cache(maxsize=None)
