@@ -18,9 +18,12 @@ def _launch() -> int:
     shown = _help()
     if shown is not None:
         return shown
+    from pipeline import worker_fork
     from transforms.sandbox import zygote
 
     try:
+        if worker_fork.wanted(sys.argv):  # SDK worker processes, forked ready (pipeline/worker_fork.py)
+            worker_fork.start_early()
         if "--no_zygote" not in sys.argv and "--help_beam" not in sys.argv:
             # The zygote (transforms/sandbox/zygote.py) starts first, so its imports run
             # while this process imports Beam; pipeline.run hands it its preloads, or stops it.
@@ -42,6 +45,7 @@ def _launch() -> int:
         return 130
     finally:
         zygote.stop_early()
+        worker_fork.stop()
 
 
 if __name__ == "__main__":

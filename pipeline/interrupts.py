@@ -52,11 +52,34 @@ class _WorkerPopen(subprocess.Popen):
                              name="sdk-worker-stderr", daemon=True).start()
 
 
+def _start_worker(*args, **kwargs):
+    """An SDK worker forked by the worker zygote (``pipeline.worker_fork``) when there is
+    one, else started as Beam starts it (``_WorkerPopen``)."""
+    from pipeline import worker_fork
+
+    env = kwargs.get("env")
+    if env is not None and "stderr" not in kwargs and worker_fork.address() is not None:
+        read_fd, write_fd = os.pipe() if _QUIET["on"] else (None, None)
+        stream = os.fdopen(read_fd, "rb") if read_fd is not None else None
+        proc = worker_fork.spawn(env, write_fd, stream)
+        if write_fd is not None:
+            os.close(write_fd)
+        if proc is not None:
+            _WORKERS.append(proc)
+            if stream is not None:
+                threading.Thread(target=_forward, args=(stream, sys.stderr.buffer),
+                                 name="sdk-worker-stderr", daemon=True).start()
+            return proc
+        if stream is not None:
+            stream.close()
+    return _WorkerPopen(*args, **kwargs)
+
+
 class _SubprocessShim:
     """Beam's ``local_job_service.subprocess`` (it starts the SDK workers)."""
 
     def __getattr__(self, name: str):
-        return _WorkerPopen if name == "Popen" else getattr(subprocess, name)
+        return _start_worker if name == "Popen" else getattr(subprocess, name)
 
 
 def kill_workers() -> None:

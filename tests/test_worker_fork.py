@@ -1,0 +1,100 @@
+"""SDK workers forked from the worker zygote (``pipeline.worker_fork``): real
+processes, Beam's own worker main, the launcher's view of them as ``Popen``s."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from pipeline import worker_fork
+from scripts.compare_outputs import diff_tables, load_tables
+from tests.conftest import REPO
+
+MULTI = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+@pytest.fixture
+def zygote():
+    worker_fork.start_early()
+    yield worker_fork.address()
+    worker_fork.stop()
+
+
+def test_only_multi_processing_runs_start_one():
+    assert worker_fork.wanted(["--input", "x", "--direct_running_mode=multi_processing"])
+    assert not worker_fork.wanted(["--input", "x"])
+    assert not worker_fork.wanted(["--direct_running_mode=multi_processing", "--no_zygote"])
+
+
+def test_a_worker_that_fails_reports_its_exit_code_and_error(zygote):
+    env = {k: v for k, v in os.environ.items() if "SERVICE_DESCRIPTOR" not in k}
+    read_fd, write_fd = os.pipe()
+    proc = worker_fork.spawn(env, write_fd)
+    os.close(write_fd)
+    assert proc is not None and proc.pid != os.getpid()
+    assert proc.wait(timeout=60) == 1  # no control service to talk to: Beam's main fails
+    with os.fdopen(read_fd, "rb") as err:
+        assert b"CONTROL_API_SERVICE_DESCRIPTOR" in err.read()
+    assert proc.poll() == 1
+
+
+def test_a_killed_worker_reports_the_signal(zygote):
+    env = {**os.environ, "CONTROL_API_SERVICE_DESCRIPTOR": 'url: "localhost:9"',
+           "PIPELINE_OPTIONS": "{}"}  # a port nobody serves: the worker keeps trying
+    proc = worker_fork.spawn(env, os.open(os.devnull, os.O_WRONLY))
+    assert proc is not None
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1)
+    assert os.getpgid(proc.pid) == proc.pid  # a group of its own (pipeline.interrupts)
+    proc.kill()
+    assert proc.wait(timeout=30) == -9
+
+
+def test_no_zygote_no_fork():
+    assert worker_fork.address() is None
+    assert worker_fork.spawn(dict(os.environ)) is None
+
+
+def _run(out, *args) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """The pipeline on the samples; the command lines of its process tree, as seen."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--input", str(REPO / "samples"),
+                             "--output", str(out), "--no_nlp", "--progress_seconds", "0",
+                             *MULTI, *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+
+    def watch():
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            with_children = []
+            try:
+                with_children = root.children(recursive=True)
+            except psutil.Error:
+                pass
+            for child in with_children:
+                try:
+                    seen.add(" ".join(child.cmdline()))
+                except psutil.Error:
+                    pass
+            time.sleep(0.02)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    stdout, stderr = proc.communicate(timeout=600)
+    watcher.join()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), seen
+
+
+def test_a_multi_processing_run_forks_its_workers_and_writes_the_same_tables(tmp_path):
+    forked, seen = _run(tmp_path / "forked")
+    assert forked.returncode == 0, forked.stderr
+    assert not any("sdk_worker_main" in cmd for cmd in seen)
+    assert sum("pipeline.worker_fork" in cmd for cmd in seen) >= 1
+    scratch, seen_scratch = _run(tmp_path / "scratch", "--no_zygote")
+    assert scratch.returncode == 0, scratch.stderr
+    assert any("sdk_worker_main" in cmd for cmd in seen_scratch)
+    assert diff_tables(load_tables(tmp_path / "forked"), load_tables(tmp_path / "scratch")) == {}
