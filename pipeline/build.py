@@ -66,7 +66,9 @@ def _local_workers(opts: NewsOptions) -> int | None:
 
 def nlp_processes(opts: NewsOptions) -> int:
     """spaCy children per worker (``--nlp_processes``; 0: this machine's cores shared
-    among the local runner's workers, and no more than its memory holds at
+    among the local runner's workers, and at least two each on a machine of two cores
+    or more, so that a worker whose share of the input is the larger one parses on
+    the cores the others no longer use; no more in all than the memory holds at
     ``NLP_CHILD_MB`` each; one per worker on other runners, which run a worker per
     core themselves)."""
     if opts.nlp_processes > 0:
@@ -74,8 +76,10 @@ def nlp_processes(opts: NewsOptions) -> int:
     workers = _local_workers(opts)
     if workers is None:
         return 1
+    cores = len(os.sched_getaffinity(0))
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    return max(1, min(len(os.sched_getaffinity(0)), memory_mb // NLP_CHILD_MB) // workers)
+    wanted = max(cores // workers, min(2, cores))
+    return max(1, min(wanted, memory_mb // NLP_CHILD_MB // workers))
 
 
 def _one_local_worker(opts: NewsOptions) -> bool:

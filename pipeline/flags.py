@@ -80,8 +80,8 @@ def _nlp(group) -> None:
         "--nlp_processes", type=int, default=0,
         help="spaCy child processes per worker, each parsing its own batches (with "
              "--nlp_timeout > 0). 0: the machine's cores shared among the local runner's "
-             f"workers (--direct_num_workers), at most one per {NLP_CHILD_MB:,} MB of memory; "
-             "one per worker on other runners.")
+             "workers (--direct_num_workers), at least 2 each on 2 cores or more, at most "
+             f"one per {NLP_CHILD_MB:,} MB of memory in all; one per worker on other runners.")
     group.add_argument(
         "--nlp_parse", choices=PARSE_MODES, default=PARSE_MODES[0],
         help="full: every spaCy component on every sentence; selective: NER everywhere, "

@@ -69,17 +69,9 @@ def stop() -> None:
     started, _early = _early, None
     if started is None:
         return
-    proc, path, folder = started
-    with contextlib.suppress(OSError):
-        proc.stdin.close()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for remove in (os.unlink, os.rmdir):
-        with contextlib.suppress(OSError):
-            remove(path if remove is os.unlink else folder)
+    from transforms.sandbox.zygote import stop_server
+
+    stop_server(*started)
 
 
 def address() -> str | None:

@@ -94,18 +94,22 @@ def test_two_nlp_children_give_the_same_tables_as_one(tmp_path):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    ([], lambda cores: cores),
-    (["--direct_num_workers=2"], lambda cores: max(1, cores // 2)),
-    (["--nlp_processes=3", "--direct_num_workers=2"], lambda cores: 3),
-    (["--runner=DataflowRunner"], lambda cores: 1),
+    ([], lambda cores, fit: min(cores, fit)),
+    (["--direct_num_workers=2"], lambda cores, fit: max(1, min(max(cores // 2, min(2, cores)),
+                                                               fit // 2))),
+    (["--nlp_processes=3", "--direct_num_workers=2"], lambda cores, fit: 3),
+    (["--runner=DataflowRunner"], lambda cores, fit: 1),
 ])
 def test_nlp_children_share_the_cores_among_local_workers(argv, expected):
-    """As many children as cores, as far as memory holds them, shared among workers."""
+    """The cores shared among workers, at least two each where there are two cores, as
+    far as memory holds them."""
     import os
 
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    cores = min(len(os.sched_getaffinity(0)), memory_mb // NLP_CHILD_MB)
-    assert nlp_processes(NewsOptions(argv)) == expected(cores)
+    cores, fit = len(os.sched_getaffinity(0)), memory_mb // NLP_CHILD_MB
+    assert nlp_processes(NewsOptions(argv)) == expected(cores, fit)
+    if cores >= 2 and fit >= 4 and argv == ["--direct_num_workers=2"]:
+        assert nlp_processes(NewsOptions(argv)) >= 2
 
 
 def test_a_negative_nlp_processes_is_refused(tmp_path, capsys):
@@ -115,3 +119,41 @@ def test_a_negative_nlp_processes_is_refused(tmp_path, capsys):
                  "--nlp_processes", "-1"]) != 0
     assert "--nlp_processes must not be negative" in capsys.readouterr().err
     assert not Path(tmp_path / "o").exists()
+
+
+def test_batches_still_waiting_at_the_end_of_a_bundle_are_cut_small(tmp_path):
+    """``AnnotateBatchFn.finish_bundle``: a batch no child has started is cut into
+    batches of ``TAIL_BATCH``, so children finish together; every article still leaves
+    once, annotated (a real spaCy child)."""
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.timestamp import MIN_TIMESTAMP
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    from transforms.annotate import TAIL_BATCH, AnnotateBatchFn, AnnotateConfig, ModelHandle
+    from transforms.nlp.model import default_model
+
+    config = AnnotateConfig(default_model(), ("entities", "quotes"), 16, 300_000, 100_000,
+                            nlp_timeout=60, max_nlp_chars=300_000, processes=1)
+    fn = AnnotateBatchFn(ModelHandle(config), attach=True)
+    fn.setup()
+    try:
+        child = fn._children.result()[0]
+        fn.start_bundle()
+        assert fn._free.get() is child  # no batch can start until the child is put back
+        batches = [[{**_article(f"{b}-{i}", f"{b}-{i}.html", text=STORY if i % 2 else OTHER,
+                     language="en"), "content_hash": f"{b}-{i}"} for i in range(2 * TAIL_BATCH)]
+                   for b in ("a", "b")]
+        out = [o for batch in batches
+               for o in fn.process(batch, window=GlobalWindow(), timestamp=MIN_TIMESTAMP)]
+        fn._split_waiting()
+        sizes = [len(entry[1]) for entry in fn._pending]
+        assert sizes == [2 * TAIL_BATCH, TAIL_BATCH, TAIL_BATCH]  # the first had started
+        fn._free.put(child)
+        out += list(fn.finish_bundle())
+    finally:
+        fn.teardown()
+    articles = [o.value for o in out if isinstance(o, WindowedValue)]
+    assert sorted(a["article_id"] for a in articles) == sorted(
+        a["article_id"] for batch in batches for a in batch)
+    assert all(a["nlp_status"] == "ok" and a[ANNOTATIONS]["quotes"] is not None for a in articles)
+    assert any(a[ANNOTATIONS]["quotes"] for a in articles)

@@ -41,6 +41,9 @@ TIMINGS, COPY = "us", "copy"
 # Batches a worker's NLP child may be behind the stage before it: they wait while the
 # child parses, and the next are cleaned meanwhile (``AnnotateBatchFn``).
 BATCHES_AHEAD = 4
+# At the end of a bundle the batches still waiting are cut into batches of this many
+# articles, so that the children finish together instead of one parsing the last alone.
+TAIL_BATCH = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +204,8 @@ class AnnotateBatchFn(beam.DoFn):
         self._parsed_keys: set = set()
 
     def finish_bundle(self):
+        if self._ahead is not None:
+            self._split_waiting()
         while self._pending:
             yield from self._emit(self._pending.popleft())
         if self._children is not None and self._children.done() and not self._children.exception():
@@ -262,6 +267,19 @@ class AnnotateBatchFn(beam.DoFn):
             yield from self._emit(self._pending.popleft())
             if not self._pending:
                 break
+
+    def _split_waiting(self) -> None:
+        """Cut each batch no child has started into batches of ``TAIL_BATCH`` articles."""
+        split: collections.deque = collections.deque()
+        for todo, items, window, timestamp, future in self._pending:
+            if len(items) <= TAIL_BATCH or not future.cancel():
+                split.append((todo, items, window, timestamp, future))
+                continue
+            for at in range(0, len(items), TAIL_BATCH):
+                part = items[at:at + TAIL_BATCH]
+                split.append((todo[at:at + TAIL_BATCH], part, window, timestamp,
+                              self._ahead.submit(self._child_results, part)))
+        self._pending = split
 
     def _child_results(self, items: list[tuple]) -> list[dict]:
         self._children.result()  # started (or the reason they could not be)

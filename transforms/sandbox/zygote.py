@@ -335,10 +335,12 @@ def stop_early() -> None:
     global _early
     started, _early = _early, None
     if started:
-        _stop(*started)
+        stop_server(*started)
 
 
-def _stop(proc: subprocess.Popen, address: str, folder: str) -> None:
+def stop_server(proc: subprocess.Popen, address: str, folder: str) -> None:
+    """End a server process started with a socket in a folder of its own: EOF on its
+    stdin, then SIGKILL after 5 s; the socket and the folder removed."""
     with contextlib.suppress(OSError):
         proc.stdin.close()
     try:
@@ -368,7 +370,7 @@ def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str | None]:
     started, _early = _early, None
     if not preloads:
         if started:
-            _stop(*started)
+            stop_server(*started)
         yield None
         return
     proc, path, folder = started or _start(())
@@ -379,7 +381,7 @@ def serve(preloads: list[tuple[str, tuple]]) -> Iterator[str | None]:
         yield path
     finally:
         _serving = previous
-        _stop(proc, path, folder)
+        stop_server(proc, path, folder)
 
 if __name__ == "__main__":
     import signal
