@@ -35,9 +35,10 @@ import tempfile
 _LEN = struct.Struct("!I")
 _CODE = struct.Struct("!q")
 # What an SDK worker imports before its first bundle: Beam's worker, the pipeline's
-# modules (its DoFns are unpickled from them) and the Parquet writer.
+# modules (its DoFns are unpickled from them), and later the Parquet writer and the
+# stories stage's MinHash.
 PRELOADS = ("apache_beam.runners.worker.sdk_worker_main", "pipeline.build",
-            "pyarrow.parquet")
+            "pyarrow.parquet", "datasketch")
 WAIT_SECONDS = 60.0
 
 _early: tuple[subprocess.Popen, str, str] | None = None

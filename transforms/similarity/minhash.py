@@ -20,7 +20,6 @@ import functools
 import hashlib
 
 import numpy as np
-from datasketch import MinHash
 
 from transforms.similarity.shingles import shingles
 
@@ -46,9 +45,17 @@ class SignatureParams:
         return f"datasketch-affine32-sha1-seed{SEED}-k{self.shingle_words}-p{self.num_perm}"
 
 
+def _minhash():
+    """datasketch's ``MinHash``, imported on first use: the package imports scipy (0.4 s
+    of CPU), which a launcher that only builds the pipeline does not need."""
+    from datasketch import MinHash
+
+    return MinHash
+
+
 @functools.lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    return MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+    return _minhash()(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
 
 
 def signature(text: str, params: SignatureParams) -> np.ndarray | None:
@@ -57,8 +64,8 @@ def signature(text: str, params: SignatureParams) -> np.ndarray | None:
     grams = shingles(text, params.shingle_words)
     if not grams:
         return None
-    m = MinHash(num_perm=params.num_perm, seed=SEED, scheme=SCHEME,
-                permutations=_permutations(params.num_perm))
+    m = _minhash()(num_perm=params.num_perm, seed=SEED, scheme=SCHEME,
+                   permutations=_permutations(params.num_perm))
     m.update_batch([g.encode("utf-8") for g in grams])
     return m.hashvalues.astype("<u4")
 
