@@ -182,8 +182,8 @@ class AnnotateBatchFn(beam.DoFn):
         # stages before (cleaning, in the fused batch shape): every core works. The
         # children start in the background, so that a fused stage cleans meanwhile
         # instead of waiting in setup for the model to load.
-        self._children = ThreadPoolExecutor(1, thread_name_prefix="nlp-children").submit(
-            self._start_children)
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="nlp-children")
+        self._children = self._starter.submit(self._start_children)
         self._ahead = ThreadPoolExecutor(max(1, self._handle.config.processes),
                                          thread_name_prefix="nlp-batches")
 
@@ -196,6 +196,7 @@ class AnnotateBatchFn(beam.DoFn):
     def teardown(self):
         if getattr(self, "_ahead", None) is not None:
             self._ahead.shutdown(wait=True)
+            self._starter.shutdown(wait=False)
 
     def start_bundle(self):
         self._pending: collections.deque = collections.deque()
