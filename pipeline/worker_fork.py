@@ -32,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 
+from transforms.sandbox.zygote import read_exactly, stop_server
+
 _LEN = struct.Struct("!I")
 _CODE = struct.Struct("!q")
 # What an SDK worker imports before its first bundle: Beam's worker, the pipeline's
@@ -70,8 +72,6 @@ def stop() -> None:
     started, _early = _early, None
     if started is None:
         return
-    from transforms.sandbox.zygote import stop_server
-
     stop_server(*started)
 
 
@@ -93,15 +93,11 @@ class ForkedWorker:
         ready, _, _ = select.select([self._conn], [], [], timeout)
         if not ready:
             return None
-        data = b""
-        with contextlib.suppress(OSError):
-            while len(data) < _CODE.size:
-                chunk = self._conn.recv(_CODE.size - len(data))
-                if not chunk:
-                    break
-                data += chunk
+        try:
+            self.returncode = _CODE.unpack(read_exactly(self._conn, _CODE.size))[0]
+        except (OSError, EOFError):  # the waiter is gone: the worker with it
+            self.returncode = -signal.SIGKILL
         self._conn.close()
-        self.returncode = _CODE.unpack(data)[0] if len(data) == _CODE.size else -signal.SIGKILL
         return self.returncode
 
     def poll(self) -> int | None:
@@ -137,15 +133,10 @@ def spawn(env: dict, stderr_fd: int | None = None, stderr=None) -> ForkedWorker 
         conn.connect(path)
         socket.send_fds(conn, [_LEN.pack(len(payload)) + payload],
                         [1, 2 if stderr_fd is None else stderr_fd])
-        data = b""
-        while len(data) < _CODE.size:
-            chunk = conn.recv(_CODE.size - len(data))
-            if not chunk:
-                raise OSError("the worker zygote closed the connection")
-            data += chunk
+        pid = _CODE.unpack(read_exactly(conn, _CODE.size))[0]
         conn.settimeout(None)
-        return ForkedWorker(_CODE.unpack(data)[0], conn, stderr)
-    except OSError:
+        return ForkedWorker(pid, conn, stderr)
+    except (OSError, EOFError):
         conn.close()
         return None
 
@@ -172,15 +163,8 @@ def _receive(server: socket.socket) -> tuple[socket.socket, dict, list[int]] | N
     conn, _ = server.accept()
     try:
         head, fds, _, _ = socket.recv_fds(conn, _LEN.size, 2)
-        while len(head) < _LEN.size:
-            head += conn.recv(_LEN.size - len(head))
-        size = _LEN.unpack(head)[0]
-        data = b""
-        while len(data) < size:
-            chunk = conn.recv(size - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
+        head += read_exactly(conn, _LEN.size - len(head))
+        data = read_exactly(conn, _LEN.unpack(head)[0])
         if len(fds) != 2:
             raise EOFError
         return conn, json.loads(data), fds

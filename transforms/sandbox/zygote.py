@@ -151,7 +151,8 @@ def _read_line(fd: int) -> bytes:
     return data
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``sock`` (EOFError if it closes first)."""
     data = b""
     while len(data) < size:
         chunk = sock.recv(size - len(data))
@@ -222,9 +223,9 @@ class _Stage:
         try:
             head, fds, _, _ = socket.recv_fds(sender, _REQUEST.size, want)
             if len(head) < _REQUEST.size:
-                head += _read_exactly(sender, _REQUEST.size - len(head))
+                head += read_exactly(sender, _REQUEST.size - len(head))
             owner, size = _REQUEST.unpack(head)
-            target = _read_exactly(sender, size).decode(errors="replace")
+            target = read_exactly(sender, size).decode(errors="replace")
         except (OSError, EOFError, struct.error):
             if self.listening:
                 conn.close()
