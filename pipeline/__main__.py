@@ -22,8 +22,6 @@ def _launch() -> int:
     from transforms.sandbox import zygote
 
     try:
-        if worker_fork.wanted(sys.argv):  # SDK worker processes, forked ready (pipeline/worker_fork.py)
-            worker_fork.start_early()
         if "--no_zygote" not in sys.argv and "--help_beam" not in sys.argv:
             # The zygote (transforms/sandbox/zygote.py) starts first, so its imports run
             # while this process imports Beam; pipeline.run hands it its preloads, or stops it.
@@ -34,6 +32,8 @@ def _launch() -> int:
         logging.getLogger().setLevel(logging.ERROR)
         from pipeline.run import main
 
+        if worker_fork.wanted(sys.argv):  # SDK workers forked ready (pipeline/worker_fork.py)
+            worker_fork.start_early(fork=True)  # from here: Beam and the pipeline imported
         return main()
     except ModuleNotFoundError as exc:  # a Python without the pinned dependencies
         print(f"error: {exc.name} is not installed in {sys.executable}; run ./run_local.sh "

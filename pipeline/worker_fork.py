@@ -4,9 +4,10 @@ In ``--direct_running_mode=multi_processing`` the local runner starts each SDK
 worker as ``python -m apache_beam.runners.worker.sdk_worker_main``: an
 interpreter that imports Beam, grpc, pyarrow and the pipeline's modules again,
 about 2 s of CPU per worker before it takes its first bundle, on the cores the
-run needs. ``start_early`` starts one *worker zygote* beside the launcher (while
-the launcher imports Beam itself); it imports what a worker needs and then forks
-one per request (``spawn``), in milliseconds. A forked worker runs Beam's own
+run needs. ``start_early`` starts one *worker zygote*: a fork of the launcher once
+it has imported Beam and the pipeline (``python -m pipeline``), so those imports
+are paid once, or else a fresh interpreter; it imports the rest of what a worker
+needs and then forks one per request (``spawn``), in milliseconds. A forked worker runs Beam's own
 ``sdk_worker_main.main`` with the environment Beam gave it, in a process group of
 its own, and ends like one started from scratch; ``ForkedWorker`` is the
 ``subprocess.Popen`` Beam waits on, and learns its exit status from the zygote.
@@ -31,8 +32,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
-from transforms.sandbox.zygote import read_exactly, stop_server
+from transforms.sandbox.zygote import die_with_parent, read_exactly, stop_server
 
 _LEN = struct.Struct("!I")
 _CODE = struct.Struct("!q")
@@ -51,8 +54,11 @@ def wanted(argv: list[str]) -> bool:
     return any(arg.endswith("multi_processing") for arg in argv) and "--no_zygote" not in argv
 
 
-def start_early() -> None:
-    """Start the worker zygote now, importing ``PRELOADS`` while the caller goes on."""
+def start_early(fork: bool = False) -> None:
+    """Start the worker zygote now, importing ``PRELOADS`` while the caller goes on:
+    with ``fork``, a fork of this process (which has imported Beam, so only the rest
+    of ``PRELOADS`` is left), where it runs no other Python thread; else a fresh
+    interpreter."""
     global _early
     if _early is not None:
         return
@@ -61,9 +67,58 @@ def start_early() -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(path)
         server.listen(16)
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.worker_fork", str(server.fileno())],
-                                stdin=subprocess.PIPE, pass_fds=[server.fileno()])
+        if fork and threading.active_count() == 1 and hasattr(os, "fork"):
+            proc = _fork_zygote(server.fileno())
+        else:
+            proc = subprocess.Popen([sys.executable, "-m", "pipeline.worker_fork",
+                                     str(server.fileno())],
+                                    stdin=subprocess.PIPE, pass_fds=[server.fileno()])
     _early = (proc, path, folder)
+
+
+class _ForkedZygote:
+    """The forked worker zygote as ``stop_server`` uses a ``Popen``: ``stdin`` (its
+    EOF stops it), ``wait``, ``kill``."""
+
+    def __init__(self, pid: int, stdin):
+        self.pid, self.stdin = pid, stdin
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("worker zygote", timeout)
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _fork_zygote(listen_fd: int) -> _ForkedZygote:
+    """Fork this process into the worker zygote, which serves ``listen_fd`` until EOF
+    on the pipe it gets as stdin."""
+    from transforms.sandbox import zygote
+
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()  # nothing buffered here is written twice
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(write_fd)
+            os.dup2(read_fd, 0)
+            os.close(read_fd)
+            zygote.release_in_fork()  # the spaCy zygote ends when the launcher closes it
+            zygote.name_process("news-workers")
+            _serve(listen_fd)
+        finally:
+            os._exit(0)
+    os.close(read_fd)
+    return _ForkedZygote(pid, os.fdopen(write_fd, "wb"))
 
 
 def stop() -> None:
@@ -175,14 +230,21 @@ def _receive(server: socket.socket) -> tuple[socket.socket, dict, list[int]] | N
 
 def _fork_worker(server: socket.socket, conn: socket.socket, env: dict, fds: list[int]) -> None:
     """Fork the waiter, which forks the worker, reports its pid, waits, reports its code."""
+    zygote_pid = os.getpid()
     if os.fork() != 0:
         return
     code = 1
     try:
+        # A launcher killed while its workers start leaves them waiting for it
+        # forever: each dies with its parent, the waiter with the zygote (which ends
+        # on the launcher's EOF).
+        die_with_parent(zygote_pid)
         server.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the waiter waits for its worker
+        waiter_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
+            die_with_parent(waiter_pid)
             conn.close()
             os.dup2(fds[0], 1)
             os.dup2(fds[1], 2)

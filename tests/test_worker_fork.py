@@ -2,6 +2,7 @@
 processes, Beam's own worker main, the launcher's view of them as ``Popen``s."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,7 +62,8 @@ def test_no_zygote_no_fork():
 
 
 def _run(out, *args) -> tuple[subprocess.CompletedProcess, set[str]]:
-    """The pipeline on the samples; the command lines of its process tree, as seen."""
+    """The pipeline on the samples; the command lines and the names of its process
+    tree, as seen."""
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--input", str(REPO / "samples"),
                              "--output", str(out), "--no_nlp", "--progress_seconds", "0",
                              *MULTI, *args], cwd=REPO, stdout=subprocess.PIPE,
@@ -78,7 +80,7 @@ def _run(out, *args) -> tuple[subprocess.CompletedProcess, set[str]]:
                 pass
             for child in with_children:
                 try:
-                    seen.add(" ".join(child.cmdline()))
+                    seen.update((" ".join(child.cmdline()), child.name()))
                 except psutil.Error:
                     pass
             time.sleep(0.02)
@@ -93,8 +95,34 @@ def test_a_multi_processing_run_forks_its_workers_and_writes_the_same_tables(tmp
     forked, seen = _run(tmp_path / "forked")
     assert forked.returncode == 0, forked.stderr
     assert not any("sdk_worker_main" in cmd for cmd in seen)
-    assert sum("pipeline.worker_fork" in cmd for cmd in seen) >= 1
+    assert "news-workers" in seen  # the worker zygote: a fork of the launcher
+    assert not any("pipeline.worker_fork" in cmd for cmd in seen)  # no fresh interpreter
     scratch, seen_scratch = _run(tmp_path / "scratch", "--no_zygote")
     assert scratch.returncode == 0, scratch.stderr
     assert any("sdk_worker_main" in cmd for cmd in seen_scratch)
     assert diff_tables(load_tables(tmp_path / "forked"), load_tables(tmp_path / "scratch")) == {}
+
+
+def test_a_launcher_killed_as_its_workers_start_takes_them_with_it(tmp_path):
+    """The moment an SDK worker exists, before it reaches the launcher: killed
+    then, workers used to wait for the dead launcher forever."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--input", str(REPO / "samples"),
+                             "--output", str(tmp_path / "out"), "--progress_seconds", "0",
+                             *MULTI], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    root, tree, worker = psutil.Process(proc.pid), {}, None
+    deadline = time.monotonic() + 120
+    while worker is None and time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            for child in root.children(recursive=True):
+                tree.setdefault(child.pid, child)
+                with contextlib.suppress(OSError):
+                    if os.getpgid(child.pid) == child.pid:  # an SDK worker: a group of its own
+                        worker = child
+        time.sleep(0.005)
+    assert worker is not None and proc.poll() is None, "no SDK worker seen while the run ran"
+    assert tree[worker.pid].name() == "news-workers"  # forked by the worker zygote
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(list(tree.values()), timeout=30)
+    assert alive == [], [(p.pid, p.name()) for p in alive]

@@ -113,7 +113,7 @@ class ForkedChild:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def _name_process(name: str) -> None:
+def name_process(name: str) -> None:
     """Set this process's name (``/proc/<pid>/comm``, 15 bytes) where Linux allows."""
     try:
         import ctypes
@@ -135,7 +135,7 @@ def _child(conn: socket.socket, others: list[socket.socket], fds: list[int], own
         os.dup2(fds[1], 1)
         for fd in fds:
             os.close(fd)
-        _name_process(f"news:{owner}")
+        name_process(f"news:{owner}")
         serve_calls()
     finally:
         os._exit(0)
@@ -329,6 +329,29 @@ def start_early(imports: tuple[str, ...]) -> None:
     global _early
     if _early is None:
         _early = _start(imports)
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` (its parent) ends, where
+    Linux allows (PR_SET_PDEATHSIG); end now if it already has."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - without it, the process ends as it would anyway
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def release_in_fork() -> None:
+    """In a fork of the launcher: let go of the early zygote's stdin, so that the
+    launcher's close of it (``stop_server``) still reaches the zygote as EOF."""
+    global _early
+    started, _early = _early, None
+    if started:
+        with contextlib.suppress(OSError):
+            os.close(started[0].stdin.fileno())
 
 
 def stop_early() -> None:
