@@ -57,7 +57,7 @@ if str(REPO) not in sys.path:
 ALL_EXTRACTORS = "entities,figures,quotes"
 NO_QUOTES = "entities,figures"
 TARGETS = {1: 1.0, 2: 1.7}  # x the user's loop, median of rounds
-WORKER_ROLES = ("main", "sdk_worker", "bare_part", "zygote")
+WORKER_ROLES = ("main", "sdk_worker", "bare_part", "zygote", "worker_zygote")
 _TEXT_NODE = re.compile(rb">([^<>]{60,})<")
 _HIDDEN = re.compile(rb"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 
@@ -266,10 +266,10 @@ class Tree:
                 with proc.oneshot():
                     mem = _pss(proc) if measure else 0
                     times = proc.cpu_times()
-                    if proc.pid not in self.role:
+                    if self.role.get(proc.pid, "python") == "python":  # a fork may rename itself
                         self.role[proc.pid], owner = _role(proc, self.root)
                         self.parent[proc.pid] = owner or proc.ppid()
-                        self.first_seen[proc.pid] = t
+                        self.first_seen.setdefault(proc.pid, t)
             except psutil.Error:
                 continue
             if self.role[proc.pid] == "other":
@@ -332,12 +332,30 @@ def _role(proc, root: int) -> tuple[str, int | None]:
         return "sdk_worker", None
     if "--bare-child" in cmd:
         return "bare_part", None
+    if proc.name() == "news-workers":  # pipeline.worker_fork: forks of the launcher
+        return _forked_worker_role(proc, root), None
     if "transforms.sandbox.zygote" in cmd:
         name = proc.name()
         if name.startswith("news:") and name[5:].isdigit():
             return "child", int(name[5:])
         return "zygote", None
     return ("child" if "transforms.sandbox.worker" in cmd else "python"), None
+
+
+def _forked_worker_role(proc, root: int) -> str:
+    """The launcher's fork that forks SDK workers (``worker_zygote``), its waiters
+    (``waiter``) and the SDK workers themselves (``sdk_worker``), by their depth below
+    the launcher."""
+    import psutil
+
+    roles = ("worker_zygote", "waiter", "sdk_worker")
+    depth = 0
+    try:
+        while proc.ppid() != root and depth < len(roles):
+            proc, depth = psutil.Process(proc.ppid()), depth + 1
+    except psutil.Error:
+        return "python"
+    return roles[depth] if depth < len(roles) else "python"
 
 
 def _kill_tree(pid: int) -> None:
@@ -668,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-large-bare", action="store_true",
                     help="large runs: no bare loop on the copies (compare with the bare loop "
                          "on the 140 pages; the user's loop still runs on the copies)")
+    ap.add_argument("--skip-large-user", action="store_true",
+                    help="large runs: no user's loop on the copies either (for memory at many "
+                         "copies: x bare is then against the bare loop on the 140 pages)")
     ap.add_argument("--skip-quotes-cost", action="store_true")
     ap.add_argument("--balance-off", action="store_true",
                     help="also run each multi-worker configuration with --balance=off")
@@ -748,7 +769,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_large:
             copies_dir = scratch / "copies"
             copies_written = make_copies(pages, copies_dir, args.copies)
-            cfgs["user_large"] = Config("user_large", "user", str(copies_dir))  # the reference
+            if not args.skip_large_user:
+                cfgs["user_large"] = Config("user_large", "user", str(copies_dir))  # the reference
             if not args.skip_large_bare:
                 cfgs["bare_large"] = Config("bare_large", "bare", str(copies_dir))
             for w in large_workers:

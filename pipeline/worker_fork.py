@@ -18,7 +18,10 @@ environment as JSON (4 bytes) and the JSON, with two file descriptors (the
 worker's stdout and stderr). The zygote forks a waiter, which forks the worker,
 answers with the worker's pid (8 bytes), then with its exit code (8 bytes, a
 negative signal number if killed) when it ends. The zygote ends when the
-launcher goes away (EOF on its stdin).
+launcher goes away (EOF on its stdin, or at once if it is a fork of the launcher);
+a waiter kills its worker's process group when the launcher's end of the
+connection closes, and a worker dies with its waiter, so a launcher killed at any
+moment leaves no worker behind; a running worker outlives the zygote.
 """
 from __future__ import annotations
 
@@ -86,7 +89,10 @@ class _ForkedZygote:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already
+                return 0
             if pid:
                 return os.waitstatus_to_exitcode(status)
             if deadline is not None and time.monotonic() > deadline:
@@ -106,12 +112,15 @@ def _fork_zygote(listen_fd: int) -> _ForkedZygote:
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()  # nothing buffered here is written twice
     sys.stderr.flush()
+    launcher = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            zygote.die_with_parent(launcher)  # gone with the launcher, even mid-import
             os.close(write_fd)
-            os.dup2(read_fd, 0)
-            os.close(read_fd)
+            if read_fd != 0:  # 0 already when the launcher was started without a stdin
+                os.dup2(read_fd, 0)
+                os.close(read_fd)
             zygote.release_in_fork()  # the spaCy zygote ends when the launcher closes it
             zygote.name_process("news-workers")
             _serve(listen_fd)
@@ -229,16 +238,15 @@ def _receive(server: socket.socket) -> tuple[socket.socket, dict, list[int]] | N
 
 
 def _fork_worker(server: socket.socket, conn: socket.socket, env: dict, fds: list[int]) -> None:
-    """Fork the waiter, which forks the worker, reports its pid, waits, reports its code."""
-    zygote_pid = os.getpid()
+    """Fork the waiter, which forks the worker, reports its pid, waits, reports its code.
+
+    A worker whose launcher is killed as it starts would wait for it forever: the
+    waiter kills the worker's group when the launcher's end of ``conn`` closes
+    (``_wait_worker``), and the worker dies with its waiter."""
     if os.fork() != 0:
         return
     code = 1
     try:
-        # A launcher killed while its workers start leaves them waiting for it
-        # forever: each dies with its parent, the waiter with the zygote (which ends
-        # on the launcher's EOF).
-        die_with_parent(zygote_pid)
         server.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the waiter waits for its worker
         waiter_pid = os.getpid()
@@ -265,11 +273,29 @@ def _fork_worker(server: socket.socket, conn: socket.socket, env: dict, fds: lis
         with contextlib.suppress(OSError):  # the group exists before its pid is told
             os.setpgid(pid, pid)
         conn.sendall(_CODE.pack(pid))
-        _, status = os.waitpid(pid, 0)
-        conn.sendall(_CODE.pack(os.waitstatus_to_exitcode(status)))
+        status = _wait_worker(pid, conn)
+        with contextlib.suppress(OSError):  # no launcher left to tell
+            conn.sendall(_CODE.pack(os.waitstatus_to_exitcode(status)))
         code = 0
     finally:
         os._exit(code)
+
+
+def _wait_worker(pid: int, conn: socket.socket) -> int:
+    """Wait for the worker ``pid``; kill its group first if the launcher goes away (EOF
+    on ``conn``: it sends nothing after its request). Its wait status."""
+    watched = [conn]
+    with contextlib.suppress(OSError, AttributeError):  # pidfd: Linux 5.3, Python 3.9
+        watched.append(os.pidfd_open(pid))
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        ready, _, _ = select.select(watched, [], [], None if len(watched) > 1 else 0.5)
+        if conn in ready:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
 
 
 def _serve(listen_fd: int) -> None:
@@ -292,12 +318,17 @@ def _serve(listen_fd: int) -> None:
         if 0 in ready and not os.read(0, 1):
             return
         if server in ready:
-            request = _receive(server)
+            try:
+                request = _receive(server)
+            except OSError:  # accept failed (EMFILE, ECONNABORTED): serve the next one
+                continue
             if request is None:
                 continue
             conn, env, fds = request
             try:
                 _fork_worker(server, conn, env, fds)
+            except OSError:  # no fork now (EAGAIN, ENOMEM): that client starts its own
+                pass
             finally:
                 conn.close()
                 for fd in fds:

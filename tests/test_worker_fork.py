@@ -56,6 +56,32 @@ def test_a_killed_worker_reports_the_signal(zygote):
     assert proc.wait(timeout=30) == -9
 
 
+def _waiting_worker() -> worker_fork.ForkedWorker:
+    """A forked worker that keeps trying a port nobody serves."""
+    env = {**os.environ, "CONTROL_API_SERVICE_DESCRIPTOR": 'url: "localhost:9"',
+           "PIPELINE_OPTIONS": "{}"}
+    proc = worker_fork.spawn(env, os.open(os.devnull, os.O_WRONLY))
+    assert proc is not None
+    return proc
+
+
+def test_a_running_worker_outlives_its_zygote(zygote):
+    proc = _waiting_worker()
+    worker_fork.stop()  # the zygote ends: no new forks, the running worker goes on
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=2)
+    proc.kill()
+    assert proc.wait(timeout=30) == -9
+
+
+def test_a_worker_whose_launcher_lets_go_of_it_is_killed(zygote):
+    proc = _waiting_worker()
+    worker = psutil.Process(proc.pid)
+    proc._conn.close()  # as when the launcher dies: its end of the connection closes
+    worker.wait(timeout=30)  # psutil.TimeoutExpired if it lives on
+    assert not worker.is_running()
+
+
 def test_no_zygote_no_fork():
     assert worker_fork.address() is None
     assert worker_fork.spawn(dict(os.environ)) is None

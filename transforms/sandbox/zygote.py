@@ -351,7 +351,7 @@ def release_in_fork() -> None:
     started, _early = _early, None
     if started:
         with contextlib.suppress(OSError):
-            os.close(started[0].stdin.fileno())
+            started[0].stdin.close()  # nothing is buffered: serve has not written yet
 
 
 def stop_early() -> None:
