@@ -18,7 +18,7 @@ environment as JSON (4 bytes) and the JSON, with two file descriptors (the
 worker's stdout and stderr). The zygote forks a waiter, which forks the worker,
 answers with the worker's pid (8 bytes), then with its exit code (8 bytes, a
 negative signal number if killed) when it ends. The zygote ends when the
-launcher goes away (EOF on its stdin, or at once if it is a fork of the launcher);
+launcher goes away (EOF on its stdin; it then removes its socket and folder);
 a waiter kills its worker's process group when the launcher's end of the
 connection closes, and a worker dies with its waiter, so a launcher killed at any
 moment leaves no worker behind; a running worker outlives the zygote.
@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 
-from transforms.sandbox.zygote import die_with_parent, read_exactly, stop_server
+from transforms.sandbox.zygote import die_with_parent, read_exactly, remove_socket, stop_server
 
 _LEN = struct.Struct("!I")
 _CODE = struct.Struct("!q")
@@ -112,11 +112,9 @@ def _fork_zygote(listen_fd: int) -> _ForkedZygote:
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()  # nothing buffered here is written twice
     sys.stderr.flush()
-    launcher = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
-            zygote.die_with_parent(launcher)  # gone with the launcher, even mid-import
             os.close(write_fd)
             if read_fd != 0:  # 0 already when the launcher was started without a stdin
                 os.dup2(read_fd, 0)
@@ -316,6 +314,7 @@ def _serve(listen_fd: int) -> None:
     while True:
         ready, _, _ = select.select([server, 0], [], [])
         if 0 in ready and not os.read(0, 1):
+            remove_socket(server)
             return
         if server in ready:
             try:

@@ -132,10 +132,12 @@ def test_a_multi_processing_run_forks_its_workers_and_writes_the_same_tables(tmp
 def test_a_launcher_killed_as_its_workers_start_takes_them_with_it(tmp_path):
     """The moment an SDK worker exists, before it reaches the launcher: killed
     then, workers used to wait for the dead launcher forever."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--input", str(REPO / "samples"),
                              "--output", str(tmp_path / "out"), "--progress_seconds", "0",
                              *MULTI], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(tmp)})
     root, tree, worker = psutil.Process(proc.pid), {}, None
     deadline = time.monotonic() + 120
     while worker is None and time.monotonic() < deadline and proc.poll() is None:
@@ -152,3 +154,5 @@ def test_a_launcher_killed_as_its_workers_start_takes_them_with_it(tmp_path):
     proc.wait()
     gone, alive = psutil.wait_procs(list(tree.values()), timeout=30)
     assert alive == [], [(p.pid, p.name()) for p in alive]
+    # The zygotes' sockets and their folders go with them.
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("news-")] == []

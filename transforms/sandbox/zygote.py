@@ -266,6 +266,7 @@ class _Stage:
         while True:
             ready, _, _ = select.select(watched, [], [])
             if 0 in ready and not os.read(0, 1):
+                remove_socket(self.inbox)
                 return
             if self.inbox in ready:
                 try:
@@ -329,6 +330,15 @@ def start_early(imports: tuple[str, ...]) -> None:
     global _early
     if _early is None:
         _early = _start(imports)
+
+
+def remove_socket(server: socket.socket) -> None:
+    """Remove a listening socket's path and the folder made for it, as ``stop_server``
+    does: a server whose launcher was killed ends on EOF and leaves neither behind."""
+    with contextlib.suppress(OSError):
+        path = server.getsockname()
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
 
 
 def die_with_parent(parent: int) -> None:
