@@ -29,10 +29,12 @@ _LOG_LINE = re.compile(rb"^(DEBUG|INFO|WARNING):[\w.]+:")
 
 
 def _forward(stream, sink) -> None:
-    """Copy an SDK worker's stderr, dropping its INFO/WARNING log lines."""
+    """Copy an SDK worker's stderr, dropping its INFO/WARNING log lines. The last line
+    of a worker killed as it wrote it is ended here, so that what the launcher prints
+    next starts a line of its own."""
     for line in iter(stream.readline, b""):
         if not _LOG_LINE.match(line):
-            sink.write(line)
+            sink.write(line if line.endswith(b"\n") else line + b"\n")
             sink.flush()
     stream.close()
 

@@ -156,3 +156,18 @@ def test_a_launcher_killed_as_its_workers_start_takes_them_with_it(tmp_path):
     assert alive == [], [(p.pid, p.name()) for p in alive]
     # The zygotes' sockets and their folders go with them.
     assert [p.name for p in tmp.iterdir() if p.name.startswith("news-")] == []
+
+
+def test_a_workers_stderr_reaches_the_launcher_whole_lines_only():
+    """Its log lines dropped; the last line of a worker killed mid-line ended, so the
+    launcher's own last line ("interrupted; ...") starts a line of its own."""
+    import io
+
+    from pipeline.interrupts import _forward
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"[progress] annotated 3\nINFO:root:noise\n[progress] annot")
+    os.close(write_fd)
+    sink = io.BytesIO()
+    _forward(os.fdopen(read_fd, "rb"), sink)
+    assert sink.getvalue() == b"[progress] annotated 3\n[progress] annot\n"
