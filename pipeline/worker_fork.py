@@ -38,7 +38,8 @@ import tempfile
 import threading
 import time
 
-from transforms.sandbox.zygote import die_with_parent, read_exactly, remove_socket, stop_server
+from transforms.sandbox.zygote import (die_with_parent, name_process, read_exactly,
+                                       release_in_fork, remove_socket, stop_server)
 
 _LEN = struct.Struct("!I")
 _CODE = struct.Struct("!q")
@@ -107,8 +108,6 @@ class _ForkedZygote:
 def _fork_zygote(listen_fd: int) -> _ForkedZygote:
     """Fork this process into the worker zygote, which serves ``listen_fd`` until EOF
     on the pipe it gets as stdin."""
-    from transforms.sandbox import zygote
-
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()  # nothing buffered here is written twice
     sys.stderr.flush()
@@ -119,8 +118,8 @@ def _fork_zygote(listen_fd: int) -> _ForkedZygote:
             if read_fd != 0:  # 0 already when the launcher was started without a stdin
                 os.dup2(read_fd, 0)
                 os.close(read_fd)
-            zygote.release_in_fork()  # the spaCy zygote ends when the launcher closes it
-            zygote.name_process("news-workers")
+            release_in_fork()  # the spaCy zygote ends when the launcher closes it
+            name_process("news-workers")
             _serve(listen_fd)
         finally:
             os._exit(0)
