@@ -16,7 +16,8 @@ from pipeline.options import NewsOptions
 from pipeline.progress import Progress, progress_folder
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
                             table_glob)
-from transforms.annotate import Annotate, AnnotateConfig, UnpackAnnotations, adopt_annotations
+from transforms.annotate import (RECORDS, Annotate, AnnotateConfig, UnpackAnnotations,
+                                 adopt_annotations)
 from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
@@ -200,12 +201,15 @@ def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTran
     counted = annotated.articles | "AnnotateProgress" >> Progress(
         "annotated", "articles", opts.progress_seconds, progress_folder(staged, "annotate"))
     unique = counted | "Deduplicate" >> deduplicate
-    kept = unique[ARTICLES] | "Unpack" >> UnpackAnnotations()
+    # The NLP tables share one PCollection of (table, row): written in the stage that
+    # unpacks them (``WriteTables``).
+    kept = unique[ARTICLES] | "Unpack" >> UnpackAnnotations(records=True)
+    nlp_rows = kept[RECORDS]
     clustered = kept.articles | "Stories" >> (stories or ClusterStories(story_options(opts)))
     tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
               DUPLICATES: unique[DUPLICATES],
               ARTICLES: kept.articles | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS]),
-              **{t: kept[t] for t in registry.TABLES},
+              **{t: nlp_rows for t in registry.TABLES},
               STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]}
     tables[ERRORS] = [read[ERRORS], cleaned[ERRORS], annotated[ERRORS], kept[ERRORS]] \
         | "AllErrors" >> beam.Flatten()

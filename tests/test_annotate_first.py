@@ -12,7 +12,8 @@ from pipeline.flags import NLP_CHILD_MB
 from pipeline.options import NewsOptions
 from schemas.layout import ERRORS
 from tests.conftest import SAMPLES, read_table, run_pipeline
-from transforms.annotate import ANNOTATIONS, COPY, TIMINGS, adopt_annotations
+from transforms.annotate import (ANNOTATIONS, COPY, TIMINGS, adopt_annotations, pack_annotations,
+                                 unpack_annotations)
 
 STORY = ("Mayor Ellen Marsh said on Tuesday that the city would spend $5 million on new "
          "parks in the north of Riverton. “It is a fair price for clean air,” she said. "
@@ -27,9 +28,9 @@ def _article(article_id: str, source: str, **extra) -> dict:
 
 
 def test_a_kept_copy_not_parsed_takes_the_parsed_copys_rows_under_its_own_id():
-    parsed = _article("a1", "b.html", nlp_status="ok", **{ANNOTATIONS: {
+    parsed = _article("a1", "b.html", nlp_status="ok", **{ANNOTATIONS: pack_annotations({
         "quotes": [{"article_id": "a1", "start": 3}], TIMINGS: {"quotes": 7},
-        ERRORS: [{"article_id": "a1", "source": "b.html", "error": "NlpTruncated"}]}})
+        ERRORS: [{"article_id": "a1", "source": "b.html", "error": "NlpTruncated"}]})})
     copy = _article("a2", "a.html", nlp_status=None, **{ANNOTATIONS: {COPY: True}})
     kept = adopt_annotations(copy, [parsed, copy])
     assert kept["article_id"] == "a2" and kept["nlp_status"] == "ok"
@@ -155,5 +156,7 @@ def test_batches_still_waiting_at_the_end_of_a_bundle_are_cut_small(tmp_path):
     articles = [o.value for o in out if isinstance(o, WindowedValue)]
     assert sorted(a["article_id"] for a in articles) == sorted(
         a["article_id"] for batch in batches for a in batch)
-    assert all(a["nlp_status"] == "ok" and a[ANNOTATIONS]["quotes"] is not None for a in articles)
-    assert any(a[ANNOTATIONS]["quotes"] for a in articles)
+    rows = [unpack_annotations(a[ANNOTATIONS]) for a in articles]  # packed as they travel
+    assert all(isinstance(a[ANNOTATIONS], bytes) for a in articles)
+    assert all(a["nlp_status"] == "ok" and r["quotes"] is not None for a, r in zip(articles, rows))
+    assert any(r["quotes"] for r in rows)

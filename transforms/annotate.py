@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import pickle
 import queue
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
@@ -30,6 +32,7 @@ from transforms.errors import error_row
 from transforms.nlp import model as nlp_lib
 from transforms.nlp import registry
 from transforms.shaping.batching import SortedBatches
+from transforms.shaping.memory import HeapTrimmer
 
 STAGE = "annotate"
 # The key of an article's NLP rows (by table, its annotate errors under ``ERRORS``, the
@@ -38,6 +41,7 @@ STAGE = "annotate"
 # parsed in the same bundle (``copy_key``), whose rows it takes if it is the one kept.
 ANNOTATIONS = "_annotations"
 TIMINGS, COPY = "us", "copy"
+RECORDS = "records"  # ``UnpackAnnotations(records=True)``: every NLP row as (table, row)
 # Batches a worker's NLP child may be behind the stage before it: they wait while the
 # child parses, and the next are cleaned meanwhile (``AnnotateBatchFn``).
 BATCHES_AHEAD = 4
@@ -199,6 +203,7 @@ class AnnotateBatchFn(beam.DoFn):
             self._starter.shutdown(wait=False)
 
     def start_bundle(self):
+        self._trimmer = HeapTrimmer()
         self._pending: collections.deque = collections.deque()
         # Copies parsed in this bundle (attach): its outputs commit together, so a copy
         # skipped here always meets the parsed one at deduplication, retries included.
@@ -209,6 +214,7 @@ class AnnotateBatchFn(beam.DoFn):
             self._split_waiting()
         while self._pending:
             yield from self._emit(self._pending.popleft())
+        self._trimmer.now()
         if self._children is not None and self._children.done() and not self._children.exception():
             for worker in self._children.result():
                 self.peak_rss.update(int(worker.worker.peak_mb()))
@@ -295,6 +301,7 @@ class AnnotateBatchFn(beam.DoFn):
         """The outputs of a batch parsed in the background, in the batch's window
         (metrics are updated here, on the bundle's thread)."""
         todo, items, window, timestamp, future = pending
+        self._trimmer.tick()
         for out in self._outputs(todo, items, future.result()):
             if isinstance(out, beam.pvalue.TaggedOutput):
                 yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
@@ -340,7 +347,7 @@ class AnnotateBatchFn(beam.DoFn):
                 article_id=article["article_id"]))
         if self._attach:
             yield {**article, "nlp_status": status,
-                   ANNOTATIONS: {**tables, ERRORS: errors, TIMINGS: timings or {}}}
+                   ANNOTATIONS: pack_annotations({**tables, ERRORS: errors, TIMINGS: timings or {}})}
             return
         for row in errors:
             yield beam.pvalue.TaggedOutput(ERRORS, row)
@@ -374,38 +381,68 @@ def copy_key(article: dict) -> tuple:
     return article["content_hash"], source["hostname"], source["sitename"]
 
 
+def pack_annotations(annotations: dict) -> bytes:
+    """An article's NLP rows as they travel through deduplication: pickled and
+    compressed (a fifth of their size in Beam's coder, and a third of its time to
+    encode and decode); ``unpack_annotations`` reads them."""
+    return zlib.compress(pickle.dumps(annotations, pickle.HIGHEST_PROTOCOL), 1)
+
+
+def unpack_annotations(annotations: bytes | dict | None) -> dict | None:
+    """The NLP rows an article carries (``pack_annotations``; a copy's marker, an
+    error or None as they are)."""
+    if isinstance(annotations, bytes):
+        return pickle.loads(zlib.decompress(annotations))
+    return annotations
+
+
+def _is_copy(article: dict) -> bool:
+    """Whether the article is a copy whose rows are another copy's (``COPY``)."""
+    annotations = article.get(ANNOTATIONS)
+    return isinstance(annotations, dict) and bool(annotations.get(COPY))
+
+
 def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
     """The copy deduplication keeps, with NLP rows: its own, or those of the copy of it
     that was parsed (``COPY``), keyed by its id and source."""
-    if not (kept.get(ANNOTATIONS) or {}).get(COPY):
+    if not _is_copy(kept):
         return kept
     key = copy_key(kept)
     donor = next((c for c in copies if copy_key(c) == key and c.get(ANNOTATIONS) is not None
-                  and not c[ANNOTATIONS].get(COPY)), None)
+                  and not _is_copy(c)), None)
     if donor is None:  # cannot happen (see ``AnnotateBatchFn.start_bundle``); never lose it
         row = error_row(kept["source"], STAGE, "NlpCopyMissing",
                         "a copy of this article was parsed, but it was not found at deduplication",
                         article_id=kept["article_id"])
         return {**kept, "nlp_status": "error", ANNOTATIONS: {ERRORS: [row]}}
-    ids = {"article_id": kept["article_id"]}
+    ids, annotations = {"article_id": kept["article_id"]}, unpack_annotations(donor[ANNOTATIONS])
     rekeyed = {table: [{**row, **ids} for row in rows]
-               for table, rows in donor[ANNOTATIONS].items() if table in registry.TABLES}
+               for table, rows in annotations.items() if table in registry.TABLES}
     rekeyed[ERRORS] = [{**row, **ids, "source": kept["source"]}
-                       for row in donor[ANNOTATIONS].get(ERRORS, ())]
-    rekeyed[TIMINGS] = donor[ANNOTATIONS].get(TIMINGS, {})
+                       for row in annotations.get(ERRORS, ())]
+    rekeyed[TIMINGS] = annotations.get(TIMINGS, {})
     return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: rekeyed}
 
 
 class _UnpackFn(beam.DoFn):
     """An article that carries its NLP rows -> the article, each row as its table's
-    output (annotate errors as ``ERRORS``), and the extractors' times."""
+    output (``records``: as ``(table, row)`` in ``RECORDS``), annotate errors as
+    ``ERRORS``, and the extractors' times."""
 
-    def __init__(self):
+    def __init__(self, records: bool = False):
+        self.records = records
         self.rows = _row_counters()
         self.timings = _timing_distributions()
 
+    def start_bundle(self):
+        self._trimmer = HeapTrimmer()
+
+    def finish_bundle(self):
+        self._trimmer.now()
+
     def process(self, article: dict):
-        annotations = article.get(ANNOTATIONS)
+        self._trimmer.tick()
+        annotations = unpack_annotations(article.get(ANNOTATIONS))
         if annotations is None:
             yield article
             return
@@ -414,17 +451,30 @@ class _UnpackFn(beam.DoFn):
             self.timings[name].update(microseconds)
         for row in annotations.get(ERRORS, ()):
             yield beam.pvalue.TaggedOutput(ERRORS, row)
-        yield from _table_rows({t: r for t, r in annotations.items()
-                                if t in registry.TABLES}, self.rows)
+        tables = {t: r for t, r in annotations.items() if t in registry.TABLES}
+        if not self.records:
+            yield from _table_rows(tables, self.rows)
+            return
+        for table, rows in tables.items():
+            self.rows[table].inc(len(rows))
+            for row in rows:
+                yield beam.pvalue.TaggedOutput(RECORDS, (table, row))
 
 
 class UnpackAnnotations(beam.PTransform):
     """Articles from ``Annotate(attach=True)`` (after deduplication: only the kept
-    copies' rows are written) -> articles (main), the NLP tables, and errors."""
+    copies' rows are written) -> articles (main), the NLP tables, and errors.
+    ``records``: the NLP tables' rows as one output of ``(table, row)``
+    (``RECORDS``, for ``transforms.write.TableRecords``) instead of one per table."""
+
+    def __init__(self, records: bool = False):
+        super().__init__()
+        self.records = records
 
     def expand(self, articles):
-        return articles | beam.ParDo(_UnpackFn()).with_outputs(
-            ERRORS, *registry.TABLES, main="articles")
+        outputs = (RECORDS,) if self.records else registry.TABLES
+        return articles | beam.ParDo(_UnpackFn(self.records)).with_outputs(
+            ERRORS, *outputs, main="articles")
 
 
 # Batches' worth of articles sorted by length before batching: fewer where the

@@ -1,8 +1,10 @@
-"""Write every table as Parquet with the schema from ``schemas``, through one sink.
+"""Write every table as Parquet with the schema from ``schemas``, through few sinks.
 
-All tables go through a single ``fileio.WriteToFiles`` whose destinations are the
-table names: one set of write stages for the whole dataset (eight ``WriteToParquet``
-sinks cost the launcher about a second to build and add stages at both ends).
+Tables go through a ``fileio.WriteToFiles`` whose destinations are the table
+names: one set of write stages for them all (eight ``WriteToParquet`` sinks cost
+the launcher about a second to build and add stages at both ends). Tables whose
+rows come as one PCollection of ``(table, row)`` (the NLP tables of a batch run)
+get a second one, in the stage that makes them (``WriteTables``).
 Files are written under a temporary folder and appear under ``<output>/<table>/``
 only by a rename once complete, so a killed run never leaves a half-written file.
 
@@ -28,6 +30,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 import schemas
 from schemas.layout import table_dir, table_glob
+from transforms.shaping.memory import HeapTrimmer
 
 
 def to_row(row: dict, schema, ingested_at: dt.datetime | None) -> dict:
@@ -76,12 +79,21 @@ def _ensure_folder(path: str) -> None:
 
 class ParquetFileSink(fileio.FileSink):
     """``fileio`` sink: ``(table, row)`` records -> one Parquet file with the
-    table's schema."""
+    table's schema.
 
-    def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 10_000):
-        self.schema, self.codec, self.batch_rows = schema, codec, batch_rows
+    Rows become Arrow record batches of ``batch_rows`` (Python dicts cost several
+    times their data); a row group is written once ``group_rows`` rows or
+    ``group_bytes`` bytes of Arrow data are buffered, so a writer holds a bounded
+    amount however many rows its file gets (articles carry their whole text)."""
+
+    def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 1_000,
+                 group_rows: int = 10_000, group_bytes: int = 16 << 20):
+        self.schema, self.codec = schema, codec
+        self.batch_rows, self.group_rows, self.group_bytes = batch_rows, group_rows, group_bytes
         self._writer: pq.ParquetWriter | None = None
         self._rows: list[dict] = []
+        self._batches: list[pa.RecordBatch] = []
+        self._trimmer = HeapTrimmer()
 
     def create_metadata(self, destination, full_file_name):
         return fileio.FileMetadata(mime_type="application/x-parquet",
@@ -89,22 +101,33 @@ class ParquetFileSink(fileio.FileSink):
 
     def open(self, fh) -> None:
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
-        self._rows = []
+        self._rows, self._batches = [], []
 
-    def _write_rows(self) -> None:
-        if self._rows:  # one row group per batch of rows
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
+    def _to_batch(self) -> None:
+        if self._rows:
+            self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
             self._rows = []
+            self._trimmer.tick()
+            if sum(b.num_rows for b in self._batches) >= self.group_rows or \
+                    sum(b.nbytes for b in self._batches) >= self.group_bytes:
+                self._write_group()
+
+    def _write_group(self) -> None:
+        if self._batches:  # one row group per call
+            self._writer.write_table(pa.Table.from_batches(self._batches, schema=self.schema),
+                                     row_group_size=self.group_rows)
+            self._batches = []
 
     def write(self, record: tuple[str, dict]) -> None:
         self._rows.append(record[1])
         if len(self._rows) >= self.batch_rows:
-            self._write_rows()
+            self._to_batch()
 
     def flush(self) -> None:
         """Write what is buffered and the Parquet footer (the caller closes ``fh``)."""
         if self._writer is not None:
-            self._write_rows()
+            self._to_batch()
+            self._write_group()
             self._writer.close()
             self._writer = None
 
@@ -117,9 +140,20 @@ def _tag(row: dict, table: str, schema, ingested_at: dt.datetime | None) -> tupl
     return table, to_row(row, schema, ingested_at)
 
 
+def _project(record: tuple[str, dict], ingested_at: dt.datetime | None) -> tuple[str, dict]:
+    return record[0], to_row(record[1], schemas.TABLES[record[0]], ingested_at)
+
+
 class WriteTables(beam.PTransform):
-    """A dict of table name -> PCollection of rows, each written as Parquet (see
-    the module's docstring). ``ingested_at`` None: the time each row is written."""
+    """A dict of table name -> PCollection of rows, each table written as Parquet
+    (see the module's docstring). ``ingested_at`` None: the time each row is written.
+
+    Tables that share one PCollection hold ``(table, row)`` records of them all
+    (``transforms.annotate.UnpackAnnotations(records=True)``): those are written by a
+    sink of their own, in the stage that makes them. On the local runner, rows joined
+    with the other tables' (``beam.Flatten``) are first held by the runner and sent
+    whole to a write stage, which costs memory in proportion to the input; the NLP
+    rows are most of it."""
 
     def __init__(self, output: str, ingested_at: dt.datetime | None,
                  windowed: WindowedFiles | None = None):
@@ -131,20 +165,34 @@ class WriteTables(beam.PTransform):
         for name in tables:
             _ensure_folder(FileSystems.join(table_dir(self.output, name),
                                             *([w.partition] if w else [])))
+        sharing: dict[int, list[str]] = {}
+        for name, pcoll in tables.items():
+            sharing.setdefault(id(pcoll), []).append(name)
+        plain = {n: tables[n] for names in sharing.values() if len(names) == 1 for n in names}
         rows = [pcoll | f"Project {name}" >> beam.Map(
                     _tag, name, schemas.TABLES[name], self.ingested_at)
-                for name, pcoll in tables.items()]
+                for name, pcoll in plain.items()]
+        written = [rows | "AllTables" >> beam.Flatten()
+                   | "Parquet" >> self._files(len(plain))]
+        for names in (names for names in sharing.values() if len(names) > 1):
+            label = "+".join(names)
+            written.append(tables[names[0]]
+                           | f"Project {label}" >> beam.Map(_project, self.ingested_at)
+                           | f"Parquet {label}" >> self._files(len(names)))
+        return written[0] if len(written) == 1 else written | "AllWritten" >> beam.Flatten()
+
+    def _files(self, tables: int) -> fileio.WriteToFiles:
+        """The sink of ``tables`` tables' records."""
+        w = self.windowed
         if w is None:  # a file per table and worker bundle
-            naming, temp, shards, writers = table_file_naming(), None, None, 4 * len(tables)
+            naming, temp, shards, writers = table_file_naming(), None, None, 4 * tables
         else:  # 0 writers: group each window's rows first, ``w.shards`` files each
             naming = table_file_naming(w.file_prefix, w.partition)
             temp, shards, writers = StaticValueProvider(str, w.temp_directory), w.shards, 0
-        return (rows
-                | "AllTables" >> beam.Flatten()
-                | "Parquet" >> fileio.WriteToFiles(
-                    path=self.output, destination=lambda record: record[0], sink=_sink,
-                    file_naming=naming, temp_directory=temp, shards=shards,
-                    max_writers_per_bundle=writers))
+        return fileio.WriteToFiles(
+            path=self.output, destination=lambda record: record[0], sink=_sink,
+            file_naming=naming, temp_directory=temp, shards=shards,
+            max_writers_per_bundle=writers)
 
 
 def write_empty_tables(output: str, tables: list[str]) -> None:

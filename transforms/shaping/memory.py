@@ -1,0 +1,49 @@
+"""Give the free pages of the heap back to the system while a long bundle runs.
+
+The local runner hands a worker its whole share of a stage as one bundle. Decoding
+articles with their NLP rows, and encoding them again, frees as much as it allocates,
+but glibc keeps the freed chunks: a worker's resident memory then grows with its share
+of the input, although what it holds does not (at 2,800 articles, 240 of a worker's
+380 MB of heap were free). ``HeapTrimmer`` returns those pages (``malloc_trim``) at
+most every ``seconds``; elsewhere than glibc it does nothing.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+
+TRIM_SECONDS = 1.0
+
+
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> bool:
+    """Return the heap's free pages to the system; whether any were (False without glibc)."""
+    return bool(_TRIM(0)) if _TRIM is not None else False
+
+
+class HeapTrimmer:
+    """``tick()`` per unit of work releases the free heap if ``seconds`` have passed
+    since it last did; ``now()`` releases it at once (the end of a bundle)."""
+
+    def __init__(self, seconds: float = TRIM_SECONDS):
+        self.seconds = seconds
+        self._last = time.monotonic()
+
+    def tick(self) -> None:
+        if time.monotonic() - self._last >= self.seconds:
+            self.now()
+
+    def now(self) -> None:
+        release_free_heap()
+        self._last = time.monotonic()
