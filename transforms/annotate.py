@@ -487,8 +487,9 @@ FIRST_BATCH = 4
 class Annotate(beam.PTransform):
     """Articles -> articles with ``nlp_status`` (main), the NLP tables, errors.
 
-    ``attach``: each article carries its rows instead (``ANNOTATIONS``), for a stage
-    after this one (deduplication) to decide which are written (``UnpackAnnotations``).
+    ``attach``: each article carries its rows instead (``ANNOTATIONS``, packed:
+    ``pack_annotations``), for a stage after this one (deduplication) to decide which
+    are written (``UnpackAnnotations``).
     ``prestart()`` gives the transform to put on an earlier stage's input so the
     model loads while that stage runs."""
 
