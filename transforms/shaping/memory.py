@@ -5,12 +5,15 @@ articles with their NLP rows, and encoding them again, frees as much as it alloc
 but glibc keeps the freed chunks: a worker's resident memory then grows with its share
 of the input, although what it holds does not (at 2,800 articles, 240 of a worker's
 380 MB of heap were free). ``HeapTrimmer`` returns those pages (``malloc_trim``) at
-most every ``seconds``; elsewhere than glibc it does nothing.
+most every ``seconds``; ``trim_in_background`` does so from a thread of its own, for
+the local runner's SDK workers, which also run the runner's small stages between ours.
+Elsewhere than glibc they do nothing.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 import time
 
 TRIM_SECONDS = 1.0
@@ -47,3 +50,18 @@ class HeapTrimmer:
     def now(self) -> None:
         release_free_heap()
         self._last = time.monotonic()
+
+
+def trim_in_background(seconds: float = TRIM_SECONDS) -> threading.Thread | None:
+    """Release the free heap every ``seconds`` from a daemon thread, for as long as the
+    process lives (None without glibc)."""
+    if _TRIM is None:
+        return None
+
+    def loop() -> None:
+        while True:
+            time.sleep(seconds)
+            release_free_heap()
+    thread = threading.Thread(target=loop, name="heap-trim", daemon=True)
+    thread.start()
+    return thread
