@@ -465,7 +465,8 @@ class UnpackAnnotations(beam.PTransform):
     """Articles from ``Annotate(attach=True)`` (after deduplication: only the kept
     copies' rows are written) -> articles (main), the NLP tables, and errors.
     ``records``: the NLP tables' rows as one output of ``(table, row)``
-    (``RECORDS``, for ``transforms.write.TableRecords``) instead of one per table."""
+    (``RECORDS``: ``transforms.write.WriteTables`` writes tables that share one
+    PCollection through a sink of their own) instead of one per table."""
 
     def __init__(self, records: bool = False):
         super().__init__()

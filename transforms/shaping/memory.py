@@ -12,7 +12,6 @@ Elsewhere than glibc they do nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 
@@ -20,9 +19,8 @@ TRIM_SECONDS = 1.0
 
 
 def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+    try:  # the process's own symbols: no search for the C library (``find_library``
+        return ctypes.CDLL(None).malloc_trim  # runs a subprocess)
     except (OSError, AttributeError):  # not glibc
         return None
 
