@@ -355,12 +355,14 @@ class AnnotateBatchFn(beam.DoFn):
         yield from _table_rows(tables, self.rows)
 
 
-def _table_rows(tables: dict[str, list[dict]], counters: dict):
-    """Each row of each NLP table as its tagged output, counted."""
+def _table_rows(tables: dict[str, list[dict]], counters: dict, records: bool = False):
+    """Each row of each NLP table as its tagged output, counted (``records``: as
+    ``(table, row)`` in ``RECORDS``)."""
     for table, rows in tables.items():
         counters[table].inc(len(rows))
         for row in rows:
-            yield beam.pvalue.TaggedOutput(table, row)
+            yield beam.pvalue.TaggedOutput(RECORDS, (table, row)) if records else \
+                beam.pvalue.TaggedOutput(table, row)
 
 
 def _row_counters() -> dict:
@@ -451,14 +453,8 @@ class _UnpackFn(beam.DoFn):
             self.timings[name].update(microseconds)
         for row in annotations.get(ERRORS, ()):
             yield beam.pvalue.TaggedOutput(ERRORS, row)
-        tables = {t: r for t, r in annotations.items() if t in registry.TABLES}
-        if not self.records:
-            yield from _table_rows(tables, self.rows)
-            return
-        for table, rows in tables.items():
-            self.rows[table].inc(len(rows))
-            for row in rows:
-                yield beam.pvalue.TaggedOutput(RECORDS, (table, row))
+        yield from _table_rows({t: r for t, r in annotations.items() if t in registry.TABLES},
+                               self.rows, self.records)
 
 
 class UnpackAnnotations(beam.PTransform):

@@ -141,7 +141,8 @@ def _tag(row: dict, table: str, schema, ingested_at: dt.datetime | None) -> tupl
 
 
 def _project(record: tuple[str, dict], ingested_at: dt.datetime | None) -> tuple[str, dict]:
-    return record[0], to_row(record[1], schemas.TABLES[record[0]], ingested_at)
+    """``_tag`` for a record that names its table."""
+    return _tag(record[1], record[0], schemas.TABLES[record[0]], ingested_at)
 
 
 class WriteTables(beam.PTransform):
