@@ -16,15 +16,17 @@ from pipeline.options import NewsOptions
 from pipeline.progress import Progress, progress_folder
 from schemas.layout import (ARTICLES, DUPLICATES, ERRORS, FILES, SIGNATURES, STORIES,
                             table_glob)
-from transforms.annotate import (RECORDS, Annotate, AnnotateConfig, UnpackAnnotations,
-                                 adopt_annotations)
+from transforms.annotate import (ANNOTATIONS, RECORDS, Annotate, AnnotateConfig,
+                                 UnpackAnnotations, adopt_annotations)
 from transforms.clean import Clean, CleanConfig
 from transforms.dedupe import Deduplicate
 from transforms.incremental import KnownArticles, SkipKnownFiles, file_row
 from transforms.nlp import registry
 from transforms.read import ReadConfig, ReadDocuments
 from transforms.sandbox import zygote
-from transforms.stories import STORY_IDS, AttachStoryIds, ClusterStories, ReadStored, story_options
+from transforms.spill import RestoreInOrder, Spill, spill_folder
+from transforms.stories import (STORY_IDS, AttachStoryIds, ClusterStories, ReadStored,
+                                story_options, with_signature)
 from transforms.write import WriteTables
 
 
@@ -191,6 +193,9 @@ def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTran
     article carries its NLP rows through deduplication, which keeps one copy; only
     the kept copies' rows are written (copies in one bundle are parsed once, copies in
     different bundles once per bundle: the price of this shape).
+    With a ``staged`` folder, each article's text and NLP rows wait in spill files
+    (``transforms.spill``) from the fused stage to the one that writes them, so the
+    stages between carry a few hundred bytes per article, whatever its length.
     Work is spread over workers by the read alone (``--balance``: bins of files)."""
     annotate = Annotate(annotate_config(opts), attach=True)
     documents = read["documents"] | "PrestartModel" >> annotate.prestart()
@@ -200,16 +205,22 @@ def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTran
     annotated = articles | "Annotate" >> annotate
     counted = annotated.articles | "AnnotateProgress" >> Progress(
         "annotated", "articles", opts.progress_seconds, progress_folder(staged, "annotate"))
-    unique = counted | "Deduplicate" >> deduplicate
-    # The NLP tables share one PCollection of (table, row): written in the stage that
-    # unpacks them (``WriteTables``).
-    kept = unique[ARTICLES] | "Unpack" >> UnpackAnnotations(records=True)
-    nlp_rows = kept[RECORDS]
-    clustered = kept.articles | "Stories" >> (stories or ClusterStories(story_options(opts)))
+    stories = stories or ClusterStories(story_options(opts))
+    # Text and NLP rows go to spill files here; references travel in their place
+    # through deduplication and stories, and are read back where the tables are written.
+    signed = counted | "Signature" >> beam.Map(with_signature, stories.options.params)
+    light = signed | "Spill" >> Spill(spill_folder(staged), ("text", ANNOTATIONS)) \
+        if staged else signed
+    unique = light | "Deduplicate" >> deduplicate
+    clustered = unique[ARTICLES] | "Stories" >> stories
+    kept = (unique[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
+            | "Restore" >> RestoreInOrder()
+            | "Unpack" >> UnpackAnnotations(article_table=ARTICLES))
+    # Articles and NLP tables share one PCollection of (table, row): written in the
+    # stage that restores them (``WriteTables``).
     tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),
               DUPLICATES: unique[DUPLICATES],
-              ARTICLES: kept.articles | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS]),
-              **{t: nlp_rows for t in registry.TABLES},
+              **{t: kept[RECORDS] for t in (ARTICLES, *registry.TABLES)},
               STORIES: clustered[STORIES], SIGNATURES: clustered[SIGNATURES]}
     tables[ERRORS] = [read[ERRORS], cleaned[ERRORS], annotated[ERRORS], kept[ERRORS]] \
         | "AllErrors" >> beam.Flatten()

@@ -33,6 +33,7 @@ from transforms.nlp import model as nlp_lib
 from transforms.nlp import registry
 from transforms.shaping.batching import SortedBatches
 from transforms.shaping.memory import HeapTrimmer
+from transforms.spill import close_reader, load, restore
 
 STAGE = "annotate"
 # The key of an article's NLP rows (by table, its annotate errors under ``ERRORS``, the
@@ -390,9 +391,10 @@ def pack_annotations(annotations: dict) -> bytes:
     return zlib.compress(pickle.dumps(annotations, pickle.HIGHEST_PROTOCOL), 1)
 
 
-def unpack_annotations(annotations: bytes | dict | None) -> dict | None:
-    """The NLP rows an article carries (``pack_annotations``; a copy's marker, an
-    error or None as they are)."""
+def unpack_annotations(annotations) -> dict | None:
+    """The NLP rows an article carries (``pack_annotations``, read back first if
+    spilled: ``transforms.spill``; a copy's marker, an error or None as they are)."""
+    annotations = load(annotations)
     if isinstance(annotations, bytes):
         return pickle.loads(zlib.decompress(annotations))
     return annotations
@@ -427,12 +429,13 @@ def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
 
 
 class _UnpackFn(beam.DoFn):
-    """An article that carries its NLP rows -> the article, each row as its table's
-    output (``records``: as ``(table, row)`` in ``RECORDS``), annotate errors as
+    """An article that carries its NLP rows (spilled values read back) -> the article,
+    each row as its table's output (``records``: as ``(table, row)`` in ``RECORDS``;
+    ``article_table``: the article too, as a row of that table), annotate errors as
     ``ERRORS``, and the extractors' times."""
 
-    def __init__(self, records: bool = False):
-        self.records = records
+    def __init__(self, records: bool = False, article_table: str | None = None):
+        self.records, self.article_table = records, article_table
         self.rows = _row_counters()
         self.timings = _timing_distributions()
 
@@ -440,15 +443,22 @@ class _UnpackFn(beam.DoFn):
         self._trimmer = HeapTrimmer()
 
     def finish_bundle(self):
+        close_reader()
         self._trimmer.now()
+
+    def _article(self, article: dict):
+        if self.article_table:
+            return beam.pvalue.TaggedOutput(RECORDS, (self.article_table, article))
+        return article
 
     def process(self, article: dict):
         self._trimmer.tick()
-        annotations = unpack_annotations(article.get(ANNOTATIONS))
+        packed = article.get(ANNOTATIONS)
+        article = restore({k: v for k, v in article.items() if k != ANNOTATIONS})
+        annotations = unpack_annotations(packed)
+        yield self._article(article)
         if annotations is None:
-            yield article
             return
-        yield {k: v for k, v in article.items() if k != ANNOTATIONS}
         for name, microseconds in annotations.get(TIMINGS, {}).items():
             self.timings[name].update(microseconds)
         for row in annotations.get(ERRORS, ()):
@@ -462,15 +472,16 @@ class UnpackAnnotations(beam.PTransform):
     copies' rows are written) -> articles (main), the NLP tables, and errors.
     ``records``: the NLP tables' rows as one output of ``(table, row)``
     (``RECORDS``: ``transforms.write.WriteTables`` writes tables that share one
-    PCollection through a sink of their own) instead of one per table."""
+    PCollection through a sink of their own) instead of one per table;
+    ``article_table``: the articles among them, as rows of that table."""
 
-    def __init__(self, records: bool = False):
+    def __init__(self, records: bool = False, article_table: str | None = None):
         super().__init__()
-        self.records = records
+        self.records, self.article_table = records or bool(article_table), article_table
 
     def expand(self, articles):
         outputs = (RECORDS,) if self.records else registry.TABLES
-        return articles | beam.ParDo(_UnpackFn(self.records)).with_outputs(
+        return articles | beam.ParDo(_UnpackFn(self.records, self.article_table)).with_outputs(
             ERRORS, *outputs, main="articles")
 
 

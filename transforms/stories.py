@@ -10,7 +10,8 @@ of the verified edges.
 
 Steps and their cost (n articles, b bands, v verified edges):
 
-- ``Sign``: one signature per article (the text is dropped right after).
+- ``Sign``: one signature per article (the text is dropped right after; an article
+  whose text was spilled brings its ``SIGNATURE``, made before: ``with_signature``).
 - ``Bands`` -> ``GroupByKey``: n * b small ``(band key, article id)`` records.
   A bucket of m articles yields a star of m - 1 candidate pairs from its first
   member (stored articles first, then by id), plus a star from its first *new*
@@ -55,6 +56,7 @@ from transforms.similarity.minhash import SignatureParams
 
 STAGE = "stories"
 STORY_IDS = "story_ids"
+SIGNATURE = "_signature"  # an article's signature, computed before its text was spilled
 KV = Tuple[str, Any]
 
 
@@ -75,6 +77,18 @@ def member(article: dict) -> dict:
             "stored_story": None}
 
 
+def signature_bytes(text: str, params: SignatureParams) -> bytes | None:
+    """A text's signature in storage form (None: no words)."""
+    sig = minhash.signature(text, params)
+    return None if sig is None else minhash.to_bytes(sig)
+
+
+def with_signature(article: dict, params: SignatureParams) -> dict:
+    """The article with its signature (``SIGNATURE``), for a stage that no longer
+    has its text (``ClusterStories`` reads it instead)."""
+    return {**article, SIGNATURE: signature_bytes(article["text"], params)}
+
+
 class _SignFn(beam.DoFn):
     """Article -> ``(member, signature)``; a text without words is a singleton."""
 
@@ -84,9 +98,10 @@ class _SignFn(beam.DoFn):
         self.unsigned = Metrics.counter(STAGE, "articles_without_words")
 
     def process(self, article: dict):
-        sig = minhash.signature(article["text"], self.params)
+        sig = article[SIGNATURE] if SIGNATURE in article else \
+            signature_bytes(article["text"], self.params)
         (self.signed if sig is not None else self.unsigned).inc()
-        yield member(article), None if sig is None else minhash.to_bytes(sig)
+        yield member(article), sig
 
 
 def stored_member(row: dict) -> dict:
@@ -262,7 +277,8 @@ class _Verify(beam.PTransform):
 
 
 class ClusterStories(beam.PTransform):
-    """Unique articles -> ``stories`` and ``signatures`` rows, and ``story_ids``:
+    """Unique articles (their text, or their ``SIGNATURE``) -> ``stories`` and
+    ``signatures`` rows, and ``story_ids``:
     ``(article_id, story_id)`` of every new article that has a copy (the others
     are stories of one: their own id). See the module docstring.
 

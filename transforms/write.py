@@ -3,8 +3,8 @@
 Tables go through a ``fileio.WriteToFiles`` whose destinations are the table
 names: one set of write stages for them all (eight ``WriteToParquet`` sinks cost
 the launcher about a second to build and add stages at both ends). Tables whose
-rows come as one PCollection of ``(table, row)`` (the NLP tables of a batch run)
-get a second one, in the stage that makes them (``WriteTables``).
+rows come as one PCollection of ``(table, row)`` (the articles and NLP tables of a
+batch run) get a second one, in the stage that makes them (``WriteTables``).
 Files are written under a temporary folder and appear under ``<output>/<table>/``
 only by a rename once complete, so a killed run never leaves a half-written file.
 
@@ -30,7 +30,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 import schemas
 from schemas.layout import table_dir, table_glob
-from transforms.shaping.memory import HeapTrimmer
+from transforms.shaping.memory import HeapTrimmer, arrow_on_system_heap
 
 
 def to_row(row: dict, schema, ingested_at: dt.datetime | None) -> dict:
@@ -100,6 +100,7 @@ class ParquetFileSink(fileio.FileSink):
                                    compression_type=CompressionTypes.UNCOMPRESSED)
 
     def open(self, fh) -> None:
+        arrow_on_system_heap()  # freed buffers go back with the heap's (``HeapTrimmer``)
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
         self._rows, self._batches = [], []
 
@@ -153,8 +154,8 @@ class WriteTables(beam.PTransform):
     (``transforms.annotate.UnpackAnnotations(records=True)``): those are written by a
     sink of their own, in the stage that makes them. On the local runner, rows joined
     with the other tables' (``beam.Flatten``) are first held by the runner and sent
-    whole to a write stage, which costs memory in proportion to the input; the NLP
-    rows are most of it."""
+    whole to a write stage, which costs memory in proportion to the input; articles
+    and NLP rows are most of it."""
 
     def __init__(self, output: str, ingested_at: dt.datetime | None,
                  windowed: WindowedFiles | None = None):

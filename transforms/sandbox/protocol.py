@@ -7,7 +7,8 @@ target, ``("done", value)``, or ``("error", (code, message, traceback))``.
 
 Targets are named ``"module:function"`` (``resolve``); a child interpreter finds
 the project through ``child_env``. ``serve_calls`` is the child's loop, run by a
-new interpreter (``python -m transforms.sandbox.worker``) or by a zygote's fork.
+new interpreter (``python -m transforms.sandbox.worker``) or by a zygote's fork; it
+gives its free heap back to the system between calls (at most once a second).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
+
+from transforms.shaping.memory import HeapTrimmer
 
 _HEADER = struct.Struct("!Q")
 # The project's root: what a child interpreter needs on its path.
@@ -128,6 +131,7 @@ def serve_calls() -> None:
     function = _set_up(inp, out)
     if function is None:
         return
+    trimmer = HeapTrimmer()  # a parse frees what it allocated; glibc would keep it
     while True:
         try:
             _, args, timeout = read_message(inp)
@@ -141,3 +145,4 @@ def serve_calls() -> None:
             write_message(out, ("error", error_payload(exc)))
         finally:
             signal.alarm(0)
+            trimmer.tick()

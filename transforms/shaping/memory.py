@@ -7,7 +7,9 @@ of the input, although what it holds does not (at 2,800 articles, 240 of a worke
 380 MB of heap were free). ``HeapTrimmer`` returns those pages (``malloc_trim``) at
 most every ``seconds``; ``trim_in_background`` does so from a thread of its own, for
 the local runner's SDK workers, which also run the runner's small stages between ours.
-Elsewhere than glibc they do nothing.
+Elsewhere than glibc they do nothing. Arrow's own allocator (mimalloc) keeps what it
+frees too, out of ``malloc_trim``'s reach: ``arrow_on_system_heap`` puts a writing
+process's Arrow buffers on glibc's heap instead.
 """
 from __future__ import annotations
 
@@ -63,3 +65,13 @@ def trim_in_background(seconds: float = TRIM_SECONDS) -> threading.Thread | None
     thread = threading.Thread(target=loop, name="heap-trim", daemon=True)
     thread.start()
     return thread
+
+
+def arrow_on_system_heap() -> None:
+    """Allocate this process's Arrow buffers with glibc (``pa.system_memory_pool``), whose
+    free pages ``release_free_heap`` returns (pyarrow is imported here, not before:
+    child processes import this module without it)."""
+    import pyarrow as pa
+
+    if _TRIM is not None and pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
