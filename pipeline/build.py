@@ -213,9 +213,10 @@ def annotate_first_tables(read: dict, opts: NewsOptions, deduplicate: beam.PTran
         if staged else signed
     unique = light | "Deduplicate" >> deduplicate
     clustered = unique[ARTICLES] | "Stories" >> stories
-    kept = (unique[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
-            | "Restore" >> RestoreInOrder()
-            | "Unpack" >> UnpackAnnotations(article_table=ARTICLES))
+    with_ids = unique[ARTICLES] | "StoryIds" >> AttachStoryIds(clustered[STORY_IDS])
+    if staged:  # each spill file read front to back
+        with_ids = with_ids | "Restore" >> RestoreInOrder()
+    kept = with_ids | "Unpack" >> UnpackAnnotations(article_table=ARTICLES)
     # Articles and NLP tables share one PCollection of (table, row): written in the
     # stage that restores them (``WriteTables``).
     tables = {FILES: read["files"] | "FileRows" >> beam.Map(file_row),

@@ -34,10 +34,35 @@ def test_a_kept_copy_not_parsed_takes_the_parsed_copys_rows_under_its_own_id():
     copy = _article("a2", "a.html", nlp_status=None, **{ANNOTATIONS: {COPY: True}})
     kept = adopt_annotations(copy, [parsed, copy])
     assert kept["article_id"] == "a2" and kept["nlp_status"] == "ok"
-    assert kept[ANNOTATIONS]["quotes"] == [{"article_id": "a2", "start": 3}]
-    assert kept[ANNOTATIONS][ERRORS] == [{"article_id": "a2", "source": "a.html",
-                                          "error": "NlpTruncated"}]
+    rows = unpack_annotations(kept[ANNOTATIONS])  # packed again: it travels on
+    assert rows["quotes"] == [{"article_id": "a2", "start": 3}]
+    assert rows[ERRORS] == [{"article_id": "a2", "source": "a.html", "error": "NlpTruncated"}]
     assert adopt_annotations(parsed, [parsed, copy]) is parsed  # its own rows
+
+
+def test_a_kept_copy_takes_the_rows_of_a_parsed_copy_whose_rows_were_spilled(tmp_path):
+    """After the spill, the parsed copy's rows are a reference into its bundle's file."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from transforms.spill import Spill, Spilled
+
+    rows = {"quotes": [{"article_id": "a1", "start": n} for n in range(100)], TIMINGS: {}}
+    parsed = _article("a1", "b.html", nlp_status="ok", **{ANNOTATIONS: pack_annotations(rows)})
+    out = tmp_path / "spilled.pkl"
+
+    def keep(record):
+        out.write_bytes(__import__("pickle").dumps(record))
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        _ = (p | beam.Create([parsed]) | Spill(str(tmp_path / "spill"), (ANNOTATIONS,))
+             | beam.Map(keep))
+    spilled = __import__("pickle").loads(out.read_bytes())
+    assert isinstance(spilled[ANNOTATIONS], Spilled)
+    copy = _article("a2", "a.html", nlp_status=None, **{ANNOTATIONS: {COPY: True}})
+    kept = adopt_annotations(copy, [spilled, copy])
+    assert kept["nlp_status"] == "ok"
+    assert unpack_annotations(kept[ANNOTATIONS])["quotes"] == [
+        {"article_id": "a2", "start": n} for n in range(100)]
 
 
 def test_a_copy_is_never_given_the_rows_of_another_source():

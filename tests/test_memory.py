@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.coders import FastPrimitivesCoder
@@ -112,6 +113,7 @@ def test_a_sandbox_child_gives_its_freed_heap_back_between_calls():
         while rss_mb(worker.proc.pid) > during - 100 and time.monotonic() < deadline:
             time.sleep(0.1)
         after = rss_mb(worker.proc.pid)
+        assert worker.proc.poll() is None  # alive: a dead child's memory reads 0
     finally:
         worker.close()
     assert during - after > 100, (during, after)
@@ -123,7 +125,11 @@ import pyarrow as pa
 from transforms.shaping.memory import arrow_on_system_heap, release_free_heap
 import transforms.write as write
 
-pa.set_memory_pool(pa.mimalloc_memory_pool())  # pyarrow's default on Linux wheels
+try:
+    pa.set_memory_pool(pa.mimalloc_memory_pool())  # pyarrow's default on Linux wheels
+except NotImplementedError:
+    print("none 0")
+    sys.exit(0)
 if sys.argv[1] == "control":
     write.arrow_on_system_heap = lambda: None
 sink = write.ParquetFileSink(pa.schema([("id", pa.string()), ("text", pa.string())]))
@@ -153,5 +159,7 @@ def test_the_sink_puts_arrow_on_the_heap_that_is_given_back():
         backend, mb = out.split()
         return backend, float(mb)
     control, sink = grown("control"), grown("sink")
+    if control[0] == "none":
+        pytest.skip("this pyarrow has no mimalloc: its default pool is not the one at issue")
     assert control[0] == "mimalloc" and sink[0] == "system"
-    assert control[1] - sink[1] > 40, (control, sink)
+    assert control[1] - sink[1] > 25, (control, sink)  # 48-64 MB here

@@ -408,7 +408,7 @@ def _is_copy(article: dict) -> bool:
 
 def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
     """The copy deduplication keeps, with NLP rows: its own, or those of the copy of it
-    that was parsed (``COPY``), keyed by its id and source."""
+    that was parsed (``COPY``), keyed by its id and source, packed again."""
     if not _is_copy(kept):
         return kept
     key = copy_key(kept)
@@ -420,12 +420,13 @@ def adopt_annotations(kept: dict, copies: list[dict]) -> dict:
                         article_id=kept["article_id"])
         return {**kept, "nlp_status": "error", ANNOTATIONS: {ERRORS: [row]}}
     ids, annotations = {"article_id": kept["article_id"]}, unpack_annotations(donor[ANNOTATIONS])
+    close_reader()  # the donor's rows may have been read from its spill file
     rekeyed = {table: [{**row, **ids} for row in rows]
                for table, rows in annotations.items() if table in registry.TABLES}
     rekeyed[ERRORS] = [{**row, **ids, "source": kept["source"]}
                        for row in annotations.get(ERRORS, ())]
     rekeyed[TIMINGS] = annotations.get(TIMINGS, {})
-    return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: rekeyed}
+    return {**kept, "nlp_status": donor["nlp_status"], ANNOTATIONS: pack_annotations(rekeyed)}
 
 
 class _UnpackFn(beam.DoFn):

@@ -61,10 +61,14 @@ class _Reader:
             self.close()
             self._file = FileSystems.open(ref.path, compression_type=CompressionTypes.UNCOMPRESSED)
             self._path = ref.path
-        self._file.seek(ref.offset)
-        data = self._file.read(ref.length)
-        if len(data) != ref.length:
-            raise IOError(f"spill file {ref.path} ends before {ref.offset + ref.length:,} bytes")
+        try:
+            self._file.seek(ref.offset)
+            data = self._file.read(ref.length)
+            if len(data) != ref.length:
+                raise IOError(f"spill file {ref.path} ends before {ref.offset + ref.length:,} bytes")
+        except BaseException:  # a retry opens the file afresh
+            self.close()
+            raise
         return decode(data)
 
     def close(self) -> None:
