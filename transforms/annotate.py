@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import pickle
 import queue
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
@@ -33,7 +31,7 @@ from transforms.nlp import model as nlp_lib
 from transforms.nlp import registry
 from transforms.shaping.batching import SortedBatches
 from transforms.shaping.memory import HeapTrimmer
-from transforms.spill import close_reader, load, restore
+from transforms.spill import close_reader, decode, encode, load, restore
 
 STAGE = "annotate"
 # The key of an article's NLP rows (by table, its annotate errors under ``ERRORS``, the
@@ -388,7 +386,7 @@ def pack_annotations(annotations: dict) -> bytes:
     """An article's NLP rows as they travel through deduplication: pickled and
     compressed (a fifth of their size in Beam's coder, and a third of its time to
     encode and decode); ``unpack_annotations`` reads them."""
-    return zlib.compress(pickle.dumps(annotations, pickle.HIGHEST_PROTOCOL), 1)
+    return encode(annotations)
 
 
 def unpack_annotations(annotations) -> dict | None:
@@ -396,7 +394,7 @@ def unpack_annotations(annotations) -> dict | None:
     spilled: ``transforms.spill``; a copy's marker, an error or None as they are)."""
     annotations = load(annotations)
     if isinstance(annotations, bytes):
-        return pickle.loads(zlib.decompress(annotations))
+        return decode(annotations)
     return annotations
 
 
