@@ -49,6 +49,19 @@ def test_row_groups_are_cut_by_bytes_when_rows_are_long(tmp_path):
     assert sorted(got) == sorted((r["article_id"], len(r["text"])) for r in rows)
 
 
+def test_long_rows_become_arrow_batches_by_bytes_before_batch_rows(tmp_path):
+    """300 rows of 20,000 characters never reach 1,000 rows: they become record batches
+    every ~256 kB of strings, so row groups still stay near 1 MB."""
+    path = tmp_path / "long.parquet"
+    rows = [_article(i, 20_000) for i in range(300)]
+    _write(ParquetFileSink(SCHEMA, batch_bytes=256 << 10, group_bytes=1 << 20), rows, path)
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert sum(sizes) == 300 and max(sizes) <= 70, sizes
+    got = duckdb.sql(f"SELECT article_id, length(text) AS n FROM '{path}'").fetchall()
+    assert sorted(got) == sorted((r["article_id"], len(r["text"])) for r in rows)
+
+
 def test_row_groups_are_cut_by_rows_when_rows_are_short(tmp_path):
     path = tmp_path / "short.parquet"
     rows = [_article(i, 12) for i in range(2_500)]
@@ -120,19 +133,24 @@ def test_a_sandbox_child_gives_its_freed_heap_back_between_calls():
 
 
 _WRITE_AND_FREE = """
-import io, sys
+import io, os, sys
+if sys.argv[1] == "pipeline":  # as ``python -m pipeline`` starts
+    import pipeline
 import pyarrow as pa
-from transforms.shaping.memory import arrow_on_system_heap, release_free_heap
+from transforms.shaping.memory import release_free_heap
 import transforms.write as write
 
 try:
-    pa.set_memory_pool(pa.mimalloc_memory_pool())  # pyarrow's default on Linux wheels
+    pa.mimalloc_memory_pool()
 except NotImplementedError:
-    print("none 0")
+    print("none none 0 0 0")
     sys.exit(0)
-if sys.argv[1] == "control":
+if sys.argv[1] == "pyarrow-only":  # mimalloc for Arrow's C++ code, pyarrow's moved
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+elif sys.argv[1] == "control":
     write.arrow_on_system_heap = lambda: None
-sink = write.ParquetFileSink(pa.schema([("id", pa.string()), ("text", pa.string())]))
+sink = write.ParquetFileSink(pa.schema([("id", pa.string()), ("text", pa.string())]),
+                             group_bytes=32 << 20, batch_bytes=8 << 20)  # a write holding a lot
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20
@@ -143,23 +161,88 @@ for _ in range(3):
         sink.write(("t", {"id": str(i), "text": ("word %d " % i) * 1_200}))
     sink.flush()
 release_free_heap()
-print(pa.default_memory_pool().backend_name, rss() - base)
+print(os.environ.get("ARROW_DEFAULT_MEMORY_POOL"), pa.default_memory_pool().backend_name,
+      rss() - base, pa.mimalloc_memory_pool().max_memory() / 2**20,
+      pa.system_memory_pool().max_memory() / 2**20)
 """
 
 
-def test_the_sink_puts_arrow_on_the_heap_that_is_given_back():
-    """Three files of 2,500 long rows: with Arrow's mimalloc the freed buffers stay
-    resident; on glibc's heap, trimmed, most of them go back."""
+def _grown_after_writing(mode: str, arrow_pool: str | None) -> tuple[str, str, float, float, float]:
+    """(the Arrow pool variable, pyarrow's pool, MB still resident, peak MB in mimalloc,
+    peak MB in glibc's pool) after three files of 2,500 long rows, in a fresh process
+    (``mode``: see ``_WRITE_AND_FREE``)."""
     import subprocess
     import sys
 
-    def grown(mode: str) -> tuple[str, float]:
-        out = subprocess.run([sys.executable, "-c", _WRITE_AND_FREE, mode], check=True,
-                             capture_output=True, text=True, cwd=_ROOT).stdout
-        backend, mb = out.split()
-        return backend, float(mb)
-    control, sink = grown("control"), grown("sink")
-    if control[0] == "none":
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if arrow_pool is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = arrow_pool
+    out = subprocess.run([sys.executable, "-c", _WRITE_AND_FREE, mode], check=True, env=env,
+                         capture_output=True, text=True, cwd=_ROOT).stdout
+    variable, backend, *mb = out.split()
+    if backend == "none":
         pytest.skip("this pyarrow has no mimalloc: its default pool is not the one at issue")
-    assert control[0] == "mimalloc" and sink[0] == "system"
-    assert control[1] - sink[1] > 25, (control, sink)  # 48-64 MB here
+    return (variable, backend, *map(float, mb))
+
+
+def test_the_pipeline_puts_arrow_on_the_heap_that_is_given_back():
+    """``import pipeline`` first, as ``python -m pipeline`` does: Arrow's C++ code
+    (the Parquet writer's encoders) allocates from glibc too, and the writes' buffers
+    go back; with mimalloc throughout they stay resident. A user's own choice of pool
+    stands."""
+    variable, backend, ours, in_mimalloc, _ = _grown_after_writing("pipeline", None)
+    assert (variable, backend, in_mimalloc) == ("system", "system", 0)
+    _, _, mimalloc, _, _ = _grown_after_writing("control", "mimalloc")
+    assert ours < 20 and mimalloc - ours > 40, (ours, mimalloc)  # 5 and 100-143 MB here
+    chosen, _, _, in_mimalloc, _ = _grown_after_writing("pipeline", "mimalloc")
+    assert chosen == "mimalloc" and in_mimalloc > 20, in_mimalloc
+
+
+def test_the_sink_moves_pyarrows_buffers_where_arrow_chose_its_pool_first():
+    """A remote runner's worker imports pyarrow before our code, with mimalloc: the
+    sink still moves pyarrow's own buffers (the record batches, most of what a write
+    holds) to glibc's heap; the Parquet encoders' stay in mimalloc."""
+    _, control_backend, _, control_mimalloc, control_system = \
+        _grown_after_writing("control", "mimalloc")
+    _, backend, _, mimalloc, system = _grown_after_writing("pyarrow-only", "mimalloc")
+    assert control_backend == "mimalloc" and backend == "system"
+    assert control_system == 0 and system > 10, (control_system, system)
+    assert control_mimalloc - mimalloc > 10, (control_mimalloc, mimalloc)
+
+
+_BLOCKS = """
+import ctypes, sys
+from transforms.shaping.memory import return_large_blocks
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+if not hasattr(libc, "mallinfo2"):
+    print("none"); sys.exit(0)
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "fixed":
+    assert return_large_blocks()
+libc.free(libc.malloc(8 << 20))  # glibc's own threshold rises to 8 MB here
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(1 << 20)
+print(libc.mallinfo2().hblkhd - before >= 1 << 20)
+libc.free(block)
+"""
+
+
+def test_large_blocks_stay_mapped_apart_after_a_larger_one_is_freed():
+    """glibc's threshold rises to the largest block freed, so later blocks of 1 MB
+    land on the heap, among small ones; ``return_large_blocks`` keeps them apart."""
+    import subprocess
+    import sys
+
+    def mapped(mode: str) -> str:
+        return subprocess.run([sys.executable, "-c", _BLOCKS, mode], check=True, cwd=_ROOT,
+                              capture_output=True, text=True).stdout.strip()
+    dynamic, fixed = mapped("dynamic"), mapped("fixed")
+    if dynamic == "none":
+        pytest.skip("not glibc")
+    assert (dynamic, fixed) == ("False", "True")

@@ -30,7 +30,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 import schemas
 from schemas.layout import table_dir, table_glob
-from transforms.shaping.memory import HeapTrimmer, arrow_on_system_heap
+from transforms.shaping.memory import HeapTrimmer, arrow_on_system_heap, return_large_blocks
 
 
 def to_row(row: dict, schema, ingested_at: dt.datetime | None) -> dict:
@@ -81,17 +81,21 @@ class ParquetFileSink(fileio.FileSink):
     """``fileio`` sink: ``(table, row)`` records -> one Parquet file with the
     table's schema.
 
-    Rows become Arrow record batches of ``batch_rows`` (Python dicts cost several
-    times their data); a row group is written once ``group_rows`` rows or
-    ``group_bytes`` bytes of Arrow data are buffered, so a writer holds a bounded
-    amount however many rows its file gets (articles carry their whole text)."""
+    Rows become Arrow record batches once ``batch_rows`` rows or about ``batch_bytes``
+    of their strings are buffered (Python dicts cost several times their data); a row
+    group is written once ``group_rows`` rows or ``group_bytes`` of Arrow data are. A
+    writer holds a bounded amount however many rows its file gets (articles carry
+    their whole text), and a sink's five tables together a few tens of MB."""
 
     def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 1_000,
-                 group_rows: int = 10_000, group_bytes: int = 16 << 20):
+                 group_rows: int = 10_000, group_bytes: int = 4 << 20,
+                 batch_bytes: int = 1 << 20):
         self.schema, self.codec = schema, codec
         self.batch_rows, self.group_rows, self.group_bytes = batch_rows, group_rows, group_bytes
+        self.batch_bytes = batch_bytes
         self._writer: pq.ParquetWriter | None = None
         self._rows: list[dict] = []
+        self._row_bytes = 0
         self._batches: list[pa.RecordBatch] = []
         self._trimmer = HeapTrimmer()
 
@@ -101,13 +105,14 @@ class ParquetFileSink(fileio.FileSink):
 
     def open(self, fh) -> None:
         arrow_on_system_heap()  # freed buffers go back with the heap's (``HeapTrimmer``)
+        return_large_blocks()  # where ``pipeline`` was not imported first (remote workers)
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
-        self._rows, self._batches = [], []
+        self._rows, self._row_bytes, self._batches = [], 0, []
 
     def _to_batch(self) -> None:
         if self._rows:
             self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
-            self._rows = []
+            self._rows, self._row_bytes = [], 0
             self._trimmer.tick()
             if sum(b.num_rows for b in self._batches) >= self.group_rows or \
                     sum(b.nbytes for b in self._batches) >= self.group_bytes:
@@ -120,8 +125,10 @@ class ParquetFileSink(fileio.FileSink):
             self._batches = []
 
     def write(self, record: tuple[str, dict]) -> None:
-        self._rows.append(record[1])
-        if len(self._rows) >= self.batch_rows:
+        row = record[1]
+        self._rows.append(row)
+        self._row_bytes += sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
+        if len(self._rows) >= self.batch_rows or self._row_bytes >= self.batch_bytes:
             self._to_batch()
 
     def flush(self) -> None:

@@ -7,27 +7,56 @@ of the input, although what it holds does not (at 2,800 articles, 240 of a worke
 380 MB of heap were free). ``HeapTrimmer`` returns those pages (``malloc_trim``) at
 most every ``seconds``; ``trim_in_background`` does so from a thread of its own, for
 the local runner's SDK workers, which also run the runner's small stages between ours.
-Elsewhere than glibc they do nothing. Arrow's own allocator (mimalloc) keeps what it
-frees too, out of ``malloc_trim``'s reach: ``arrow_on_system_heap`` puts a writing
-process's Arrow buffers on glibc's heap instead.
+Elsewhere than glibc they do nothing.
+
+Two more keep a process's memory from growing with its input:
+- ``return_large_blocks`` fixes glibc's mmap threshold. By default it rises to the
+  largest block freed (up to 32 MB), and later blocks of that size stay on the heap,
+  where they fragment it.
+- Arrow's own allocator (mimalloc) keeps what it frees, out of ``malloc_trim``'s reach.
+  ``ARROW_POOL_VARIABLE`` sets Arrow's C++ default pool, which the Parquet writer's
+  encoders use; Arrow reads it once, when pyarrow is imported, so
+  ``prefer_returning_allocators`` sets it first thing (``pipeline/__init__.py``).
+  ``arrow_on_system_heap`` moves pyarrow's own buffers where pyarrow came first
+  (a remote runner's worker imports it before our code).
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 
 TRIM_SECONDS = 1.0
+MMAP_THRESHOLD = 256 << 10  # bytes: larger blocks are mapped apart, unmapped when freed
+ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
 
 
-def _malloc_trim():
+def _libc_function(name: str):
     try:  # the process's own symbols: no search for the C library (``find_library``
-        return ctypes.CDLL(None).malloc_trim  # runs a subprocess)
+        return getattr(ctypes.CDLL(None), name)  # runs a subprocess)
     except (OSError, AttributeError):  # not glibc
         return None
 
 
-_TRIM = _malloc_trim()
+_TRIM = _libc_function("malloc_trim")
+_MALLOPT = _libc_function("mallopt")
+
+
+def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Map blocks of ``threshold`` bytes or more apart, so that freeing one unmaps it
+    (a fixed threshold: glibc's rising one is off); whether it was set."""
+    return bool(_MALLOPT(_M_MMAP_THRESHOLD, threshold)) if _MALLOPT is not None else False
+
+
+def prefer_returning_allocators() -> None:
+    """Allocators that give back what they free, for a process that has not imported
+    pyarrow yet: Arrow's C++ default pool on glibc (unless ``ARROW_POOL_VARIABLE`` is
+    set already), and ``return_large_blocks``. Children inherit both."""
+    if _TRIM is not None:
+        os.environ.setdefault(ARROW_POOL_VARIABLE, "system")
+    return_large_blocks()
 
 
 def release_free_heap() -> bool:
@@ -68,9 +97,10 @@ def trim_in_background(seconds: float = TRIM_SECONDS) -> threading.Thread | None
 
 
 def arrow_on_system_heap() -> None:
-    """Allocate this process's Arrow buffers with glibc (``pa.system_memory_pool``), whose
-    free pages ``release_free_heap`` returns (pyarrow is imported here, not before:
-    child processes import this module without it)."""
+    """Allocate pyarrow's buffers with glibc (``pa.system_memory_pool``), whose free
+    pages ``release_free_heap`` returns. Arrow's C++ code keeps the pool it chose at
+    import (``prefer_returning_allocators``). pyarrow is imported here, not before:
+    child processes import this module without it."""
     import pyarrow as pa
 
     if _TRIM is not None and pa.default_memory_pool().backend_name != "system":
