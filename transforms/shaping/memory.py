@@ -53,7 +53,8 @@ def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
 def prefer_returning_allocators() -> None:
     """Allocators that give back what they free, for a process that has not imported
     pyarrow yet: Arrow's C++ default pool on glibc (unless ``ARROW_POOL_VARIABLE`` is
-    set already), and ``return_large_blocks``. Children inherit both."""
+    set already), and ``return_large_blocks``. Forked children inherit both,
+    started ones the variable."""
     if _TRIM is not None:
         os.environ.setdefault(ARROW_POOL_VARIABLE, "system")
     return_large_blocks()
