@@ -48,7 +48,7 @@ def _local_runner(options: PipelineOptions):
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    release_output_buffers()  # one worker runs in this process (in_memory)
+    release_output_buffers()  # for a worker that runs in this process (in_memory)
     return FnApiRunner()
 
 

@@ -249,7 +249,7 @@ def test_large_blocks_stay_mapped_apart_after_a_larger_one_is_freed():
 
 
 _OUTPUT_BUFFER = """
-import sys
+import gc, hashlib, sys, weakref
 from apache_beam.coders import BytesCoder, WindowedValueCoder
 from apache_beam.runners.common import NameContext
 from apache_beam.runners.worker import bundle_processor, data_plane, statesampler
@@ -259,19 +259,24 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms.shaping.memory import release_output_buffers
 
 if sys.argv[1] == "released":
-    assert release_output_buffers() and release_output_buffers()  # idempotent
+    assert release_output_buffers()
+    finish = bundle_processor.DataOutputOperation.finish
+    assert release_output_buffers() and bundle_processor.DataOutputOperation.finish is finish
 factory = CounterFactory()
 op = bundle_processor.DataOutputOperation(
     NameContext("out"), None, {}, factory, statesampler.StateSampler("", factory),
     WindowedValueCoder(BytesCoder()), "out", None)
 sent = []
-op.set_output_stream(data_plane.SizeBasedBufferingClosableOutputStream(close_callback=sent.append))
+stream = data_plane.SizeBasedBufferingClosableOutputStream(close_callback=sent.append)
+op.set_output_stream(stream)
+alive = weakref.ref(stream)
+del stream
 op.start()
 for i in range(300):
     op.process(WindowedValue(bytes([i % 256]) * 10_000, 0, [GlobalWindow()]))
 op.finish()
-held = getattr(op, "output_stream", None)
-print(sum(map(len, sent)), held.size() if held is not None else 0)
+gc.collect()
+print(hashlib.sha256(b"".join(sent)).hexdigest(), sum(map(len, sent)), int(alive() is not None))
 """
 
 
@@ -283,11 +288,12 @@ def test_a_finished_bundle_lets_its_output_buffer_go():
     import subprocess
     import sys
 
-    def run(mode: str) -> list[int]:
-        out = subprocess.run([sys.executable, "-c", _OUTPUT_BUFFER, mode], check=True,
-                             cwd=_ROOT, capture_output=True, text=True).stdout.split()
-        return [int(x) for x in out]
-    sent_control, held_control = run("control")
-    sent, held = run("released")
-    assert sent == sent_control > 3_000_000
-    assert held_control == sent_control and held == 0
+    def run(mode: str) -> tuple[str, int, bool]:
+        digest, size, alive = subprocess.run(
+            [sys.executable, "-c", _OUTPUT_BUFFER, mode], check=True, cwd=_ROOT,
+            capture_output=True, text=True).stdout.split()
+        return digest, int(size), alive == "1"
+    sent_control, size, held_control = run("control")
+    sent, _, held = run("released")
+    assert sent == sent_control and size > 3_000_000
+    assert held_control and not held  # the control keeps its 3 MB stream
