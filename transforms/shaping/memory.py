@@ -9,7 +9,7 @@ most every ``seconds``; ``trim_in_background`` does so from a thread of its own,
 the local runner's SDK workers, which also run the runner's small stages between ours.
 Elsewhere than glibc they do nothing.
 
-Two more keep a process's memory from growing with its input:
+Three more keep a process's memory from growing with its input:
 - ``return_large_blocks`` fixes glibc's mmap threshold. By default it rises to the
   largest block freed (up to 32 MB), and later blocks of that size stay on the heap,
   where they fragment it.
