@@ -31,7 +31,6 @@ from pipeline.summary import counters, format_summary, summarise
 from schemas.layout import new_run_id, row_count
 from transforms.read import expand_input
 from transforms.sandbox import zygote
-from transforms.shaping.memory import release_output_buffers
 from transforms.write import write_empty_tables
 
 EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 75, 130
@@ -47,8 +46,6 @@ def _local_runner(options: PipelineOptions):
     if options.view_as(StandardOptions).runner:
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
-    release_output_buffers()  # for a worker that runs in this process (in_memory)
     return FnApiRunner()
 
 

@@ -213,9 +213,8 @@ def _run_worker(env: dict) -> int:
     sys.argv = [sys.argv[0]]
     from apache_beam.runners.worker import sdk_worker_main
 
-    from transforms.shaping.memory import release_output_buffers, trim_in_background
+    from transforms.shaping.memory import trim_in_background
     trim_in_background()  # each stage's input comes whole; its freed heap goes back
-    release_output_buffers()  # and each stage's output buffers go once sent
     try:
         sdk_worker_main.main(sys.argv)
         return 0

@@ -283,7 +283,7 @@ print(hashlib.sha256(b"".join(sent)).hexdigest(), sum(map(len, sent)), int(alive
 def test_a_finished_bundle_lets_its_output_buffer_go():
     """Beam's SDK worker keeps a stage's operations for its next bundle, and each
     output operation its stream, whose buffer grew to the bundle's whole output (up to
-    10 MB). With ``release_output_buffers`` the stream goes once the bundle sent it;
+    16 MB). With ``release_output_buffers`` the stream goes once the bundle sent it;
     what the runner received is the same."""
     import subprocess
     import sys

@@ -24,7 +24,8 @@ Three more keep a process's memory from growing with its input:
   capacity doubling to 16 MB, never shrunk): a worker that ran the local runner's
   stages, each bundle its whole share of the input, held about 10 MB of them at
   1,400 articles and 20 to 30 MB at 2,800.
-  ``release_output_buffers`` lets a finished bundle's output buffers go.
+  ``release_output_buffers`` lets a finished bundle's output buffers go (called in
+  ``CleanFn.setup``, so in every worker that runs the pipeline, in-process ones too).
 """
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def _libc_function(name: str):
 
 
 _TRIM = _libc_function("malloc_trim")
-_PATCH_LOCK = threading.Lock()
 _MALLOPT = _libc_function("mallopt")
+_PATCH_LOCK = threading.Lock()
 
 
 def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
