@@ -73,9 +73,11 @@ def _nlp(group) -> None:
     group.add_argument("--nlp_batch_size", type=int, default=16,
                        help="Most articles per spaCy batch.")
     group.add_argument("--nlp_batch_chars", type=int, default=300_000,
-                       help="Most characters per spaCy batch.")
-    group.add_argument("--nlp_chunk_chars", type=int, default=100_000,
-                       help="Longer articles are parsed in chunks of this size.")
+                       help="Most characters per batch sent to a spaCy child.")
+    group.add_argument("--nlp_chunk_chars", type=int, default=50_000,
+                       help="Most characters spaCy parses at once: longer articles are "
+                            "parsed in chunks, and a batch in parts, of this size (spaCy's "
+                            "memory grows with them, about 2.5 KB a character).")
     group.add_argument(
         "--nlp_processes", type=int, default=0,
         help="spaCy child processes per worker, each parsing its own batches (with "

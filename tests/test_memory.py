@@ -62,6 +62,33 @@ def test_long_rows_become_arrow_batches_by_bytes_before_batch_rows(tmp_path):
     assert sorted(got) == sorted((r["article_id"], len(r["text"])) for r in rows)
 
 
+def test_the_sinks_of_one_bundle_share_one_budget(tmp_path):
+    """Two tables' sinks open in one thread: each alone stays under ``group_bytes``
+    (one row group), together they pass it, so row groups are written early."""
+    def sink() -> ParquetFileSink:
+        return ParquetFileSink(SCHEMA, batch_bytes=128 << 10, group_bytes=1 << 20)
+
+    tables = {name: [_article(i, 20_000) | {"source": name} for i in range(40)] for name in "ab"}
+    _write(sink(), tables["a"], tmp_path / "alone.parquet")
+    assert pq.ParquetFile(tmp_path / "alone.parquet").metadata.num_row_groups == 1
+    paths = {name: tmp_path / f"{name}.parquet" for name in tables}
+    handles = {name: open(path, "wb") for name, path in paths.items()}
+    sinks = {name: sink() for name in tables}
+    for name, s in sinks.items():
+        s.open(handles[name])
+    for a, b in zip(tables["a"], tables["b"]):
+        sinks["a"].write((ARTICLES, a))
+        sinks["b"].write((ARTICLES, b))
+    for name, s in sinks.items():
+        s.flush()
+        handles[name].close()
+    groups = [pq.ParquetFile(path).metadata.num_row_groups for path in paths.values()]
+    assert sum(groups) >= 3 and max(groups) >= 2, groups
+    got = duckdb.sql(f"SELECT source, count(*), sum(length(text)) FROM read_parquet("
+                     f"['{paths['a']}', '{paths['b']}']) GROUP BY source ORDER BY source").fetchall()
+    assert got == [(n, 40, sum(len(r["text"]) for r in tables[n])) for n in "ab"]
+
+
 def test_row_groups_are_cut_by_rows_when_rows_are_short(tmp_path):
     path = tmp_path / "short.parquet"
     rows = [_article(i, 12) for i in range(2_500)]
@@ -248,6 +275,47 @@ def test_large_blocks_stay_mapped_apart_after_a_larger_one_is_freed():
     assert (dynamic, fixed) == ("False", "True")
 
 
+_ARENAS = """
+import ctypes, sys, threading
+from transforms.shaping.memory import few_arenas
+if sys.argv[1] == "few":
+    assert few_arenas()
+start, done = threading.Barrier(8), threading.Barrier(8)
+def work():
+    start.wait()
+    held = [bytes(50_000 + i) for i in range(20)]
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()  # a block per glibc heap ("Arena N:"), to stderr
+"""
+
+
+def test_eight_threads_share_two_glibc_heaps():
+    """Eight threads that allocate at once get a heap each from glibc; with
+    ``few_arenas`` they share ``ARENAS``, and a started child is told so too."""
+    import subprocess
+    import sys
+
+    from transforms.shaping.memory import ARENAS, ARENAS_VARIABLE
+
+    env = {k: v for k, v in os.environ.items() if k != ARENAS_VARIABLE}
+
+    def arenas(mode: str) -> int:
+        err = subprocess.run([sys.executable, "-c", _ARENAS, mode], check=True, cwd=_ROOT,
+                             env=env, capture_output=True, text=True).stderr
+        return sum(line.startswith("Arena ") for line in err.splitlines())
+    control = arenas("control")
+    if control == 0:
+        pytest.skip("not glibc")
+    assert control > ARENAS and arenas("few") == ARENAS
+    told = subprocess.run([sys.executable, "-c", "import os, pipeline; print(os.environ['"
+                           + ARENAS_VARIABLE + "'])"], check=True, cwd=_ROOT, env=env,
+                          capture_output=True, text=True).stdout.strip()
+    assert told == str(ARENAS)
+
+
 _OUTPUT_BUFFER = """
 import gc, hashlib, sys, weakref
 from apache_beam.coders import BytesCoder, WindowedValueCoder
@@ -267,7 +335,8 @@ op = bundle_processor.DataOutputOperation(
     NameContext("out"), None, {}, factory, statesampler.StateSampler("", factory),
     WindowedValueCoder(BytesCoder()), "out", None)
 sent = []
-stream = data_plane.SizeBasedBufferingClosableOutputStream(close_callback=sent.append)
+stream = data_plane.SizeBasedBufferingClosableOutputStream(close_callback=sent.append,
+                                                           flush_callback=sent.append)
 op.set_output_stream(stream)
 alive = weakref.ref(stream)
 del stream
@@ -276,24 +345,29 @@ for i in range(300):
     op.process(WindowedValue(bytes([i % 256]) * 10_000, 0, [GlobalWindow()]))
 op.finish()
 gc.collect()
-print(hashlib.sha256(b"".join(sent)).hexdigest(), sum(map(len, sent)), int(alive() is not None))
+print(hashlib.sha256(b"".join(sent)).hexdigest(), sum(map(len, sent)), int(alive() is not None),
+      len(sent), max(map(len, sent)))
 """
 
 
-def test_a_finished_bundle_lets_its_output_buffer_go():
+def test_a_worker_sends_its_output_in_parts_and_lets_the_buffer_go():
     """Beam's SDK worker keeps a stage's operations for its next bundle, and each
-    output operation its stream, whose buffer grew to the bundle's whole output (up to
-    16 MB). With ``release_output_buffers`` the stream goes once the bundle sent it;
-    what the runner received is the same."""
+    output operation its stream, whose buffer grew to the bundle's whole output (sent
+    past 10 MB, up to 16 MB). With ``release_output_buffers`` the output is sent every
+    ``FLUSH_BYTES`` and the stream goes once the bundle sent it; what the runner
+    received is the same."""
     import subprocess
     import sys
 
-    def run(mode: str) -> tuple[str, int, bool]:
-        digest, size, alive = subprocess.run(
+    from transforms.shaping.memory import FLUSH_BYTES
+
+    def run(mode: str) -> tuple[str, int, bool, int, int]:
+        digest, size, alive, parts, largest = subprocess.run(
             [sys.executable, "-c", _OUTPUT_BUFFER, mode], check=True, cwd=_ROOT,
             capture_output=True, text=True).stdout.split()
-        return digest, int(size), alive == "1"
-    sent_control, size, held_control = run("control")
-    sent, _, held = run("released")
+        return digest, int(size), alive == "1", int(parts), int(largest)
+    sent_control, size, held_control, parts_control, _ = run("control")
+    sent, _, held, parts, largest = run("released")
     assert sent == sent_control and size > 3_000_000
     assert held_control and not held  # the control keeps its 3 MB stream
+    assert parts_control == 1 and parts >= 3 and largest <= FLUSH_BYTES + 20_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.nlp.model import annotate_doc, default_model, parse_texts, split_text
+from transforms.nlp.model import annotate_doc, char_batches, default_model, parse_texts, split_text
 
 PARAGRAPH = ("Gov. Ellen Marsh said the Northfield Transit Authority (NTA) would spend "
              "$200 billion over ten years. “It is a fair deal,” Marsh said.\n")
@@ -37,6 +37,42 @@ def test_long_article_is_parsed_in_chunks_into_one_doc(nlp):
         assert text[row["start"]:row["end"]] == row["text"]
     for row in tables["quotes"]:
         assert text[row["start"]:row["end"]] == row["quote"] and row["speaker"] == "Ellen Marsh"
+
+
+def test_char_batches_keep_order_and_bound_characters_and_items():
+    chunks = ["a" * 5, "b" * 5, "c" * 12, "d", "e", "f"]
+    assert list(char_batches(chunks, 10, 2)) == [["a" * 5, "b" * 5], ["c" * 12], ["d", "e"], ["f"]]
+    assert list(char_batches([], 10, 2)) == []
+
+
+class _Recording:
+    """The real model, with the characters of each ``pipe`` call written down."""
+
+    def __init__(self, nlp):
+        self.nlp, self.calls = nlp, []
+
+    def __getattr__(self, name):
+        return getattr(self.nlp, name)
+
+    def pipe(self, texts, batch_size):
+        texts = list(texts)
+        self.calls.append(sum(map(len, texts)))
+        return self.nlp.pipe(texts, batch_size=batch_size)
+
+
+def test_spacy_parses_at_most_a_chunk_of_characters_at_a_time(nlp):
+    """A batch of many articles is parsed in pieces of at most ``max_chunk_chars``
+    (spaCy's working set grows with a batch's characters); the parse is the same."""
+    texts = [PARAGRAPH * (1 + n % 4) for n in range(12)]
+    recording = _Recording(nlp)
+    docs = list(parse_texts(recording, texts, max_chunk_chars=600, batch_size=len(texts)))
+    assert len(recording.calls) > 1 and max(recording.calls) <= 600
+    assert sum(recording.calls) == sum(map(len, texts))
+    for text, doc in zip(texts, docs):
+        alone, = parse_texts(nlp, [text], max_chunk_chars=600)
+        assert doc.text == text
+        assert [(t.tag_, t.dep_, t.head.i, t.ent_iob_) for t in doc] == \
+            [(t.tag_, t.dep_, t.head.i, t.ent_iob_) for t in alone]
 
 
 def test_article_longer_than_spacy_max_length_is_annotated(nlp):

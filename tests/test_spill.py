@@ -19,8 +19,9 @@ from tests.conftest import SAMPLES, read_table, run_pipeline
 from transforms.annotate import ANNOTATIONS, adopt_annotations
 from transforms.dedupe import Deduplicate
 from transforms.read import ReadDocuments
+from transforms import spill
 from transforms.spill import (FOLDER, MIN_BYTES, RestoreInOrder, Spill, Spilled, close_reader,
-                              load, restore)
+                              load, restore, restore_key)
 from transforms.write import WriteTables, write_empty_tables
 
 LONG = "The council met on Tuesday and agreed the budget. " * 40
@@ -55,6 +56,37 @@ def test_spilled_records_come_back_whole_and_only_long_values_leave(tmp_path):
         assert record.get("title") is None or isinstance(record["title"], str)
         assert len(pickle.dumps(record)) < MIN_BYTES * 2 + len(record["text"].path if long else "")
     assert list((tmp_path / FOLDER).iterdir())  # the bundle's file
+
+
+def test_restore_groups_hold_one_block_of_a_file_each(tmp_path, monkeypatch):
+    """A bundle's spill file is cut into blocks: each restore group holds the
+    references into one block, and every record still comes back whole."""
+    monkeypatch.setattr(spill, "BLOCK_BYTES", 4_000)
+    records = [{"id": n, "text": " ".join(uuid.uuid4().hex for _ in range(60))} for n in range(40)]
+    records.append({"id": 99, "text": "tiny"})
+    seen = tmp_path / "seen"
+    seen.mkdir()
+
+    def note(record: dict) -> dict:
+        (seen / f"{record['id']}.pkl").write_bytes(pickle.dumps(record))
+        return record
+
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        restored = (p | beam.Create(records)
+                    | Spill(str(tmp_path / FOLDER), ("text",))
+                    | "Note" >> beam.Map(note)
+                    | RestoreInOrder()
+                    | "Restore" >> beam.Map(restore))
+        assert_that(restored, equal_to(records))
+    groups: dict[tuple, list[Spilled]] = {}
+    for f in seen.iterdir():
+        record = pickle.loads(f.read_bytes())
+        if isinstance(record["text"], Spilled):
+            groups.setdefault(restore_key(record), []).append(record["text"])
+    assert len({key[0] for key in groups}) == 1 and len(groups) >= 10  # one file, many blocks
+    for refs in groups.values():
+        assert max(r.offset for r in refs) - min(r.offset for r in refs) < 4_000
+    assert restore_key({"id": 99, "article_id": "x", "text": "tiny"})[0] == ""
 
 
 def test_a_truncated_spill_file_is_an_error_not_a_short_value(tmp_path):

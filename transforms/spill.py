@@ -8,9 +8,9 @@ so carrying them costs every process memory in proportion to the input. ``Spill`
 writes them, compressed, to one file per bundle under the run's staging folder
 (``spill_folder``) and puts a ``Spilled`` reference in their place; ``restore`` reads
 them back where the tables are written (``RestoreInOrder`` groups the references by
-file, so each file is read front to back, also from object stores). The files are
-deleted with the staging folder. A retried bundle writes a file of its own: the
-references of a failed attempt are never read.
+block of a file, so each block is read front to back, also from object stores). The
+files are deleted with the staging folder. A retried bundle writes a file of its own:
+the references of a failed attempt are never read.
 """
 from __future__ import annotations
 
@@ -158,12 +158,24 @@ class Spill(beam.PTransform):
         return records | beam.ParDo(_SpillFn(self.folder, self.fields))
 
 
+BLOCK_BYTES = 1 << 20  # a restore group: the references into one block of a spill file
+
+
+def restore_key(record: dict) -> tuple[str, int]:
+    """Where ``RestoreInOrder`` groups a record: its spill file and the block of
+    ``BLOCK_BYTES`` its value starts in (records without a reference: spread by id)."""
+    ref = first_ref(record)
+    if ref is None:
+        return "", zlib.crc32(str(record.get("article_id")).encode()) & 0xFFFF
+    return ref.path, ref.offset // BLOCK_BYTES
+
+
 def _offset(record: dict) -> int:
     ref = first_ref(record)
     return ref.offset if ref is not None else 0
 
 
-def _in_file_order(keyed: tuple[str, Iterable[dict]]):
+def _in_file_order(keyed: tuple[tuple[str, int], Iterable[dict]]):
     try:
         yield from sorted(keyed[1], key=_offset)
     finally:
@@ -171,15 +183,13 @@ def _in_file_order(keyed: tuple[str, Iterable[dict]]):
 
 
 class RestoreInOrder(beam.PTransform):
-    """Spilled records -> the same records, grouped by spill file and in file order,
-    so that ``restore`` reads each file front to back (records without a reference
-    pass as they are)."""
+    """Spilled records -> the same records, grouped by block of a spill file and in
+    file order, so that ``restore`` reads each block front to back; a group holds
+    the references into ``BLOCK_BYTES`` of a file, however large the file (a spill
+    file holds a worker's whole share on the local runner)."""
 
     def expand(self, records):
-        def by_file(record: dict):
-            ref = first_ref(record)
-            return ref.path if ref is not None else ""
         return (records
-                | "ByFile" >> beam.WithKeys(by_file)
-                | "GroupByFile" >> beam.GroupByKey()
+                | "ByBlock" >> beam.WithKeys(restore_key)
+                | "GroupByBlock" >> beam.GroupByKey()
                 | "InFileOrder" >> beam.FlatMap(_in_file_order))

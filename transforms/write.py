@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import threading
+import weakref
 
 import apache_beam as beam
 import pyarrow as pa
@@ -77,15 +79,44 @@ def _ensure_folder(path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
 
+VALUE_BYTES = 64  # what a value costs in a buffered row beyond its characters (CPython)
+
+_OPEN = threading.local()  # the sinks open in this thread: one bundle's writers
+
+
+def _open_sinks() -> weakref.WeakSet:
+    if not hasattr(_OPEN, "sinks"):
+        _OPEN.sinks = weakref.WeakSet()
+    return _OPEN.sinks
+
+
+def _bundle_scope():
+    """What the sinks of one bundle share: its processor's state tracker, which a
+    failed bundle's discarded writers do not (None outside a Beam worker)."""
+    try:
+        from apache_beam.runners.worker import statesampler
+        return statesampler.get_current_tracker()
+    except Exception:  # another SDK layout: the thread alone
+        return None
+
+
+def row_bytes(row: dict) -> int:
+    """About what a buffered row costs: its characters and ``VALUE_BYTES`` a value."""
+    return sum(len(v) for v in row.values() if isinstance(v, (str, bytes))) + VALUE_BYTES * len(row)
+
+
 class ParquetFileSink(fileio.FileSink):
     """``fileio`` sink: ``(table, row)`` records -> one Parquet file with the
     table's schema.
 
-    Rows become Arrow record batches once ``batch_rows`` rows or about ``batch_bytes``
-    of their strings are buffered (Python dicts cost several times their data); a row
-    group is written once ``group_rows`` rows or ``group_bytes`` of Arrow data are. A
-    writer holds a bounded amount however many rows its file gets (articles carry
-    their whole text), and a sink's five tables together a few tens of MB."""
+    Rows become Arrow record batches, and batches a row group, under budgets that the
+    sinks open in one bundle share (its writers, a table each; ``_bundle_scope``): once
+    the rows they buffer cost ``batch_bytes`` (``row_bytes``), the sink holding most
+    converts its rows; once their batches hold ``group_bytes`` of Arrow data, the sink
+    holding most writes a row group. A sink also converts at ``batch_rows`` rows and writes at
+    ``group_rows``. So a bundle's writers hold a bounded amount together, however many
+    rows or tables it writes (articles carry their whole text), and each row group
+    holds at least a fair share of the budget."""
 
     def __init__(self, schema: pa.Schema, codec: str = "snappy", batch_rows: int = 1_000,
                  group_rows: int = 10_000, group_bytes: int = 4 << 20,
@@ -97,6 +128,8 @@ class ParquetFileSink(fileio.FileSink):
         self._rows: list[dict] = []
         self._row_bytes = 0
         self._batches: list[pa.RecordBatch] = []
+        self._arrow_bytes = 0
+        self._scope = None
         self._trimmer = HeapTrimmer()
 
     def create_metadata(self, destination, full_file_name):
@@ -107,29 +140,43 @@ class ParquetFileSink(fileio.FileSink):
         arrow_on_system_heap()  # freed buffers go back with the heap's (``HeapTrimmer``)
         return_large_blocks()  # where ``pipeline`` was not imported first (remote workers)
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
-        self._rows, self._row_bytes, self._batches = [], 0, []
+        self._rows, self._row_bytes, self._batches, self._arrow_bytes = [], 0, [], 0
+        self._scope = _bundle_scope()
+        _open_sinks().add(self)
+
+    def _peers(self) -> list[ParquetFileSink]:
+        return [s for s in _open_sinks() if s._writer is not None and s._scope is self._scope]
 
     def _to_batch(self) -> None:
         if self._rows:
-            self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
+            batch = pa.RecordBatch.from_pylist(self._rows, schema=self.schema)
+            self._batches.append(batch)
+            self._arrow_bytes += batch.nbytes
             self._rows, self._row_bytes = [], 0
             self._trimmer.tick()
-            if sum(b.num_rows for b in self._batches) >= self.group_rows or \
-                    sum(b.nbytes for b in self._batches) >= self.group_bytes:
+            if sum(b.num_rows for b in self._batches) >= self.group_rows:
                 self._write_group()
+                return
+            peers = self._peers()
+            if sum(s._arrow_bytes for s in peers) >= self.group_bytes:
+                max(peers, key=lambda s: s._arrow_bytes)._write_group()
 
     def _write_group(self) -> None:
         if self._batches:  # one row group per call
             self._writer.write_table(pa.Table.from_batches(self._batches, schema=self.schema),
                                      row_group_size=self.group_rows)
-            self._batches = []
+            self._batches, self._arrow_bytes = [], 0
 
     def write(self, record: tuple[str, dict]) -> None:
         row = record[1]
         self._rows.append(row)
-        self._row_bytes += sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
-        if len(self._rows) >= self.batch_rows or self._row_bytes >= self.batch_bytes:
+        self._row_bytes += row_bytes(row)
+        if len(self._rows) >= self.batch_rows:
             self._to_batch()
+            return
+        peers = self._peers()
+        if sum(s._row_bytes for s in peers) >= self.batch_bytes:
+            max(peers, key=lambda s: s._row_bytes)._to_batch()
 
     def flush(self) -> None:
         """Write what is buffered and the Parquet footer (the caller closes ``fh``)."""
@@ -138,6 +185,7 @@ class ParquetFileSink(fileio.FileSink):
             self._write_group()
             self._writer.close()
             self._writer = None
+            _open_sinks().discard(self)
 
 
 def _sink(table: str) -> ParquetFileSink:

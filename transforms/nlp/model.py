@@ -115,18 +115,40 @@ def split_text(text: str, max_chars: int) -> list[str]:
     return chunks
 
 
+def char_batches(chunks: Iterable[str], max_chars: int, max_items: int) -> Iterator[list[str]]:
+    """``chunks`` in order, in lists of at most ``max_items`` and ``max_chars`` in all
+    (a longer chunk goes alone)."""
+    batch: list[str] = []
+    chars = 0
+    for chunk in chunks:
+        if batch and (len(batch) >= max_items or chars + len(chunk) > max_chars):
+            yield batch
+            batch, chars = [], 0
+        batch.append(chunk)
+        chars += len(chunk)
+    if batch:
+        yield batch
+
+
 def parse_texts(nlp, texts: Iterable[str], max_chunk_chars: int | None = None,
                 batch_size: int = 32) -> Iterator:
     """One ``Doc`` per text, in order; texts longer than ``max_chunk_chars`` (None:
-    the model's ``max_length``) are parsed in chunks and merged."""
+    the model's ``max_length``) are parsed in chunks and merged.
+
+    spaCy parses at most ``max_chunk_chars`` at a time (and ``batch_size`` chunks):
+    its working set grows with the characters of a batch (the parser's features for
+    every token, about 2.5 KB a character with ``en_core_web_sm``), so a batch of
+    many articles costs no more than one long article does."""
     from spacy.tokens import Doc
 
     from transforms.nlp.doctext import remember_text
 
     texts = list(texts)
-    pieces = [split_text(t, max_chunk_chars or nlp.max_length) for t in texts]
+    limit = max_chunk_chars or nlp.max_length
+    pieces = [split_text(t, limit) for t in texts]
     flat = (chunk for chunks in pieces for chunk in chunks)
-    docs = nlp.pipe(flat, batch_size=batch_size)
+    docs = (doc for batch in char_batches(flat, limit, batch_size)
+            for doc in nlp.pipe(batch, batch_size=len(batch)))
     for text, chunks in zip(texts, pieces):
         parts = [next(docs) for _ in chunks]
         doc = parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)

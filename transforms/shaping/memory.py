@@ -9,10 +9,12 @@ most every ``seconds``; ``trim_in_background`` does so from a thread of its own,
 the local runner's SDK workers, which also run the runner's small stages between ours.
 Elsewhere than glibc they do nothing.
 
-Three more keep a process's memory from growing with its input:
+More keep a process's memory from growing with its input:
 - ``return_large_blocks`` fixes glibc's mmap threshold. By default it rises to the
   largest block freed (up to 32 MB), and later blocks of that size stay on the heap,
   where they fragment it.
+- ``few_arenas`` caps glibc's heaps at ``ARENAS``: each heap keeps free memory of
+  its own, and a worker's threads would each get one.
 - Arrow's own allocator (mimalloc) keeps what it frees, out of ``malloc_trim``'s reach.
   ``ARROW_POOL_VARIABLE`` sets Arrow's C++ default pool, which the Parquet writer's
   encoders use; Arrow reads it once, when pyarrow is imported, so
@@ -24,8 +26,9 @@ Three more keep a process's memory from growing with its input:
   capacity doubling to 16 MB, never shrunk): a worker that ran the local runner's
   stages, each bundle its whole share of the input, held about 10 MB of them at
   1,400 articles and 20 to 30 MB at 2,800.
-  ``release_output_buffers`` lets a finished bundle's output buffers go (called in
-  ``CleanFn.setup``, so in every worker that runs the pipeline, in-process ones too).
+  ``release_output_buffers`` lets a finished bundle's output buffers go, and has
+  them sent every ``FLUSH_BYTES`` meanwhile (called in ``CleanFn.setup``, so in every
+  worker that runs the pipeline, in-process ones too).
 """
 from __future__ import annotations
 
@@ -36,8 +39,11 @@ import time
 
 TRIM_SECONDS = 1.0
 MMAP_THRESHOLD = 256 << 10  # bytes: larger blocks are mapped apart, unmapped when freed
+FLUSH_BYTES = 1 << 20  # a worker's output to the runner is sent in parts of this size
 ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
+ARENAS = 2  # glibc heaps per process (glibc: up to 8 per core)
+ARENAS_VARIABLE = "MALLOC_ARENA_MAX"
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # mallopt's parameter numbers (malloc.h)
 
 
 def _libc_function(name: str):
@@ -58,14 +64,26 @@ def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     return bool(_MALLOPT(_M_MMAP_THRESHOLD, threshold)) if _MALLOPT is not None else False
 
 
+def few_arenas(arenas: int = ARENAS) -> bool:
+    """At most ``arenas`` glibc heaps in this process (unless ``ARENAS_VARIABLE`` is
+    set) and in the processes it starts; whether it was set. glibc gives a thread
+    that finds the heaps busy one of its own, and each keeps its own free memory:
+    an SDK worker's bundle and gRPC threads spread its garbage over many."""
+    if _MALLOPT is None or ARENAS_VARIABLE in os.environ:
+        return False
+    os.environ[ARENAS_VARIABLE] = str(arenas)
+    return bool(_MALLOPT(_M_ARENA_MAX, arenas))
+
+
 def prefer_returning_allocators() -> None:
     """Allocators that give back what they free, for a process that has not imported
     pyarrow yet: Arrow's C++ default pool on glibc (unless ``ARROW_POOL_VARIABLE`` is
-    set already), and ``return_large_blocks``. Forked children inherit both,
-    started ones the variable."""
+    set already), ``return_large_blocks`` and ``few_arenas``. Forked children inherit
+    all three, started ones the variables."""
     if _TRIM is not None:
         os.environ.setdefault(ARROW_POOL_VARIABLE, "system")
     return_large_blocks()
+    few_arenas()
 
 
 def release_free_heap() -> bool:
@@ -105,16 +123,17 @@ def trim_in_background(seconds: float = TRIM_SECONDS) -> threading.Thread | None
     return thread
 
 
-def release_output_buffers() -> bool:
-    """Let Beam's SDK worker free each output buffer of a bundle once the bundle has
-    sent it (``DataOutputOperation.finish``; the next bundle sets a new one); whether
-    the worker is one this applies to. Idempotent, per process."""
+def release_output_buffers(flush_bytes: int = FLUSH_BYTES) -> bool:
+    """Bound Beam's SDK worker's output buffers: each output of a bundle is sent to
+    the runner every ``flush_bytes`` (Beam: 10 MB), and its buffer freed once the
+    bundle has sent it (``DataOutputOperation.finish``; the next bundle sets a new
+    one); whether the worker is one this applies to. Idempotent, per process."""
     try:
         from apache_beam.runners.worker.bundle_processor import DataOutputOperation
     except ImportError:
         return False
     with _PATCH_LOCK:  # DoFn setups may run in several threads at once
-        finish = DataOutputOperation.finish
+        finish, set_stream = DataOutputOperation.finish, DataOutputOperation.set_output_stream
         if getattr(finish, "releases_buffer", False):
             return True
         if not hasattr(DataOutputOperation, "set_output_stream"):  # another SDK's layout
@@ -123,8 +142,14 @@ def release_output_buffers() -> bool:
         def finish_and_release(self) -> None:
             finish(self)
             self.output_stream = None  # its buffer, sized to the bundle's output, goes too
+
+        def set_bounded_stream(self, output_stream) -> None:
+            if getattr(output_stream, "_size_flush_threshold", 0) > flush_bytes:
+                output_stream._size_flush_threshold = flush_bytes
+            set_stream(self, output_stream)
         finish_and_release.releases_buffer = True
         DataOutputOperation.finish = finish_and_release
+        DataOutputOperation.set_output_stream = set_bounded_stream
         return True
 
 
