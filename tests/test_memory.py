@@ -89,6 +89,31 @@ def test_the_sinks_of_one_bundle_share_one_budget(tmp_path):
     assert got == [(n, 40, sum(len(r["text"]) for r in tables[n])) for n in "ab"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # dropped writers
+def test_the_sinks_of_a_failed_bundle_leave_the_budget(tmp_path):
+    """A row that fails its table's schema fails the bundle; the retry's sinks (same
+    thread) never write into the failed ones' abandoned files."""
+    def sink() -> ParquetFileSink:
+        return ParquetFileSink(SCHEMA, batch_bytes=128 << 10, group_bytes=1 << 20)
+
+    handles = [open(tmp_path / f"failed{n}.parquet", "wb") for n in range(2)]
+    failed = [sink(), sink()]
+    for s, fh in zip(failed, handles):
+        s.open(fh)
+    for i in range(40):  # ~800 kB of Arrow batches, under the budget
+        failed[1].write((ARTICLES, _article(i, 20_000)))
+    with pytest.raises(Exception):
+        for i in range(2_000):
+            failed[0].write((ARTICLES, _article(i, 12) | {"source": i}))  # not a string
+    for fh in handles:  # the runner drops the failed attempt's files
+        fh.close()
+    path = tmp_path / "retry.parquet"
+    rows = [_article(i, 20_000) for i in range(40)]
+    _write(sink(), rows, path)
+    assert pq.ParquetFile(path).metadata.num_rows == 40
+    del failed
+
+
 def test_row_groups_are_cut_by_rows_when_rows_are_short(tmp_path):
     path = tmp_path / "short.parquet"
     rows = [_article(i, 12) for i in range(2_500)]
@@ -310,9 +335,11 @@ def test_eight_threads_share_two_glibc_heaps():
     if control == 0:
         pytest.skip("not glibc")
     assert control > ARENAS and arenas("few") == ARENAS
-    told = subprocess.run([sys.executable, "-c", "import os, pipeline; print(os.environ['"
-                           + ARENAS_VARIABLE + "'])"], check=True, cwd=_ROOT, env=env,
-                          capture_output=True, text=True).stdout.strip()
+    child = f"import os; print(os.environ.get('{ARENAS_VARIABLE}'))"
+    told = subprocess.run(  # a process started by one that imported ``pipeline``
+        [sys.executable, "-c", "import subprocess, sys, pipeline; "
+         f"subprocess.run([sys.executable, '-c', {child!r}], check=True)"],
+        check=True, cwd=_ROOT, env=env, capture_output=True, text=True).stdout.strip()
     assert told == str(ARENAS)
 
 

@@ -64,28 +64,29 @@ def test_restore_groups_hold_one_block_of_a_file_each(tmp_path, monkeypatch):
     monkeypatch.setattr(spill, "BLOCK_BYTES", 4_000)
     records = [{"id": n, "text": " ".join(uuid.uuid4().hex for _ in range(60))} for n in range(40)]
     records.append({"id": 99, "text": "tiny"})
-    seen = tmp_path / "seen"
-    seen.mkdir()
+    grouped = tmp_path / "grouped"
+    grouped.mkdir()
+    in_file_order = spill._in_file_order
 
-    def note(record: dict) -> dict:
-        (seen / f"{record['id']}.pkl").write_bytes(pickle.dumps(record))
-        return record
+    def noted_group(keyed):  # what the GroupByKey handed over, group by group
+        refs = [r["text"] for r in keyed[1] if isinstance(r["text"], Spilled)]
+        (grouped / uuid.uuid4().hex).write_bytes(pickle.dumps((keyed[0], refs)))
+        return in_file_order(keyed)
+    monkeypatch.setattr(spill, "_in_file_order", noted_group)
 
     with beam.Pipeline(runner=FnApiRunner()) as p:
         restored = (p | beam.Create(records)
                     | Spill(str(tmp_path / FOLDER), ("text",))
-                    | "Note" >> beam.Map(note)
                     | RestoreInOrder()
                     | "Restore" >> beam.Map(restore))
         assert_that(restored, equal_to(records))
-    groups: dict[tuple, list[Spilled]] = {}
-    for f in seen.iterdir():
-        record = pickle.loads(f.read_bytes())
-        if isinstance(record["text"], Spilled):
-            groups.setdefault(restore_key(record), []).append(record["text"])
-    assert len({key[0] for key in groups}) == 1 and len(groups) >= 10  # one file, many blocks
-    for refs in groups.values():
-        assert max(r.offset for r in refs) - min(r.offset for r in refs) < 4_000
+    groups = [pickle.loads(f.read_bytes()) for f in grouped.iterdir()]
+    spilled = [refs for _, refs in groups if refs]
+    assert sum(map(len, spilled)) == 40
+    assert len({r.path for refs in spilled for r in refs}) == 1  # one file, many groups
+    assert len(spilled) >= 10
+    for refs in spilled:
+        assert len({r.offset // 4_000 for r in refs}) == 1  # each group one block
     assert restore_key({"id": 99, "article_id": "x", "text": "tiny"})[0] == ""
 
 

@@ -15,7 +15,7 @@ from schemas.layout import ERRORS
 from transforms.errors import error_row
 from transforms.formats.document import Document
 from transforms.formats.page import clean_document, extract, quiet_logging
-from transforms.shaping.memory import release_output_buffers
+from transforms.shaping.memory import few_arenas, release_output_buffers
 
 STAGE = "clean"
 
@@ -53,6 +53,7 @@ class CleanFn(beam.DoFn):
     def setup(self):
         quiet_logging()
         release_output_buffers()  # a bundle's output buffers go once sent (any SDK worker)
+        few_arenas()  # where ``pipeline`` was not imported first (remote workers)
         self._worker = None
         config = self.config
         if config.extract_timeout > 0:  # one child per worker process, shared by instances

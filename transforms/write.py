@@ -32,7 +32,8 @@ from apache_beam.transforms.window import GlobalWindow
 
 import schemas
 from schemas.layout import table_dir, table_glob
-from transforms.shaping.memory import HeapTrimmer, arrow_on_system_heap, return_large_blocks
+from transforms.shaping.memory import (HeapTrimmer, arrow_on_system_heap, few_arenas,
+                                      return_large_blocks)
 
 
 def to_row(row: dict, schema, ingested_at: dt.datetime | None) -> dict:
@@ -91,8 +92,10 @@ def _open_sinks() -> weakref.WeakSet:
 
 
 def _bundle_scope():
-    """What the sinks of one bundle share: its processor's state tracker, which a
-    failed bundle's discarded writers do not (None outside a Beam worker)."""
+    """What the sinks of one bundle share: its processor's state tracker (None outside
+    a Beam worker). The SDK harness (local, Prism, Flink, Dataflow) gives a retried
+    bundle a new processor; the sinks of a bundle that failed in a sink leave the
+    budget at once (``_abandon``), for runners that retry in the same one."""
     try:
         from apache_beam.runners.worker import statesampler
         return statesampler.get_current_tracker()
@@ -139,6 +142,7 @@ class ParquetFileSink(fileio.FileSink):
     def open(self, fh) -> None:
         arrow_on_system_heap()  # freed buffers go back with the heap's (``HeapTrimmer``)
         return_large_blocks()  # where ``pipeline`` was not imported first (remote workers)
+        few_arenas()
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
         self._rows, self._row_bytes, self._batches, self._arrow_bytes = [], 0, [], 0
         self._scope = _bundle_scope()
@@ -146,6 +150,12 @@ class ParquetFileSink(fileio.FileSink):
 
     def _peers(self) -> list[ParquetFileSink]:
         return [s for s in _open_sinks() if s._writer is not None and s._scope is self._scope]
+
+    def _abandon(self) -> None:
+        """This bundle failed: its sinks leave the budget (their files are not kept)."""
+        for sink in self._peers():
+            _open_sinks().discard(sink)
+        _open_sinks().discard(self)
 
     def _to_batch(self) -> None:
         if self._rows:
@@ -171,19 +181,27 @@ class ParquetFileSink(fileio.FileSink):
         row = record[1]
         self._rows.append(row)
         self._row_bytes += row_bytes(row)
-        if len(self._rows) >= self.batch_rows:
-            self._to_batch()
-            return
-        peers = self._peers()
-        if sum(s._row_bytes for s in peers) >= self.batch_bytes:
-            max(peers, key=lambda s: s._row_bytes)._to_batch()
+        try:
+            if len(self._rows) >= self.batch_rows:
+                self._to_batch()
+                return
+            peers = self._peers()
+            if sum(s._row_bytes for s in peers) >= self.batch_bytes:
+                max(peers, key=lambda s: s._row_bytes)._to_batch()
+        except BaseException:
+            self._abandon()
+            raise
 
     def flush(self) -> None:
         """Write what is buffered and the Parquet footer (the caller closes ``fh``)."""
         if self._writer is not None:
-            self._to_batch()
-            self._write_group()
-            self._writer.close()
+            try:
+                self._to_batch()
+                self._write_group()
+                self._writer.close()
+            except BaseException:
+                self._abandon()
+                raise
             self._writer = None
             _open_sinks().discard(self)
 

@@ -66,9 +66,10 @@ def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
 
 def few_arenas(arenas: int = ARENAS) -> bool:
     """At most ``arenas`` glibc heaps in this process (unless ``ARENAS_VARIABLE`` is
-    set) and in the processes it starts; whether it was set. glibc gives a thread
-    that finds the heaps busy one of its own, and each keeps its own free memory:
-    an SDK worker's bundle and gRPC threads spread its garbage over many."""
+    set) and in the processes it starts; whether it was set. glibc gives each new
+    thread a heap of its own, up to 8 per core, and each keeps its own free memory:
+    an SDK worker's bundle and gRPC threads spread its garbage over many. Heaps made
+    before the call stay (a remote runner's worker sets it from ``CleanFn.setup``)."""
     if _MALLOPT is None or ARENAS_VARIABLE in os.environ:
         return False
     os.environ[ARENAS_VARIABLE] = str(arenas)
@@ -133,10 +134,11 @@ def release_output_buffers(flush_bytes: int = FLUSH_BYTES) -> bool:
     except ImportError:
         return False
     with _PATCH_LOCK:  # DoFn setups may run in several threads at once
-        finish, set_stream = DataOutputOperation.finish, DataOutputOperation.set_output_stream
+        finish = DataOutputOperation.finish
         if getattr(finish, "releases_buffer", False):
             return True
-        if not hasattr(DataOutputOperation, "set_output_stream"):  # another SDK's layout
+        set_stream = getattr(DataOutputOperation, "set_output_stream", None)
+        if set_stream is None:  # another SDK's layout
             return False
 
         def finish_and_release(self) -> None:
