@@ -31,6 +31,7 @@ from pipeline.summary import counters, format_summary, summarise
 from schemas.layout import new_run_id, row_count
 from transforms.read import expand_input
 from transforms.sandbox import zygote
+from transforms.shaping.memory import send_inputs_in_parts
 from transforms.write import write_empty_tables
 
 EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 75, 130
@@ -46,6 +47,8 @@ def _local_runner(options: PipelineOptions):
     if options.view_as(StandardOptions).runner:
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    send_inputs_in_parts()  # a worker holds a few MB of a stage's input, not all of it
     return FnApiRunner()
 
 

@@ -300,6 +300,45 @@ def test_large_blocks_stay_mapped_apart_after_a_larger_one_is_freed():
     assert (dynamic, fixed) == ("False", "True")
 
 
+def test_encoded_elements_are_cut_between_elements():
+    from apache_beam.coders import FastPrimitivesCoder
+
+    from transforms.shaping.memory import split_encoded
+
+    impl = FastPrimitivesCoder().get_impl()
+    values = [("k%d" % i, "x" * (1_000 + i)) for i in range(600)]
+    data = b"".join(impl.encode_nested(v) for v in values)
+    parts = split_encoded(data, impl, 64 << 10)
+    assert b"".join(parts) == data and len(parts) >= 9
+    assert all(len(p) < (64 << 10) + 2_000 for p in parts)
+    from apache_beam.coders.coder_impl import create_InputStream
+
+    got = []
+    for p in parts:  # every part decodes on its own: no element is split
+        stream = create_InputStream(p)
+        while stream.size() > 0:
+            got.append(impl.decode_from_stream(stream, True))
+    assert got == values
+    assert split_encoded(b"abc", impl, 64 << 10) == [b"abc"]
+
+
+def test_the_local_runner_groups_the_same_when_it_sends_inputs_in_parts():
+    """A grouped input of 3 MB reaches the worker in parts; every group is whole."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.shaping.memory import send_inputs_in_parts
+
+    assert send_inputs_in_parts()
+    rows = [(f"k{i % 300}", f"{i}-" + "v" * 10_000) for i in range(300 * 3)]
+    expected = [(f"k{k}", sorted(v for key, v in rows if key == f"k{k}")) for k in range(300)]
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        grouped = (p | beam.Create(rows) | beam.GroupByKey()
+                   | beam.MapTuple(lambda k, vs: (k, sorted(vs))))
+        assert_that(grouped, equal_to(expected))
+
+
 _ARENAS = """
 import ctypes, sys, threading
 from transforms.shaping.memory import few_arenas

@@ -29,6 +29,9 @@ More keep a process's memory from growing with its input:
   ``release_output_buffers`` lets a finished bundle's output buffers go, and has
   them sent every ``FLUSH_BYTES`` meanwhile (called in ``CleanFn.setup``, so in every
   worker that runs the pipeline, in-process ones too).
+- The local runner sends a worker a stage's input as one message (a grouped input as
+  one string), which the worker holds while the bundle runs. ``send_inputs_in_parts``
+  (set by ``pipeline/run.py`` for it) sends it in parts of ``FLUSH_BYTES``.
 """
 from __future__ import annotations
 
@@ -152,6 +155,70 @@ def release_output_buffers(flush_bytes: int = FLUSH_BYTES) -> bool:
         finish_and_release.releases_buffer = True
         DataOutputOperation.finish = finish_and_release
         DataOutputOperation.set_output_stream = set_bounded_stream
+        return True
+
+
+def split_encoded(data: bytes, coder_impl, part_bytes: int) -> list[bytes]:
+    """Encoded elements -> the same bytes in parts of about ``part_bytes``, cut
+    between elements (``coder_impl`` decodes one nested element at a time)."""
+    from apache_beam.coders.coder_impl import create_InputStream
+
+    if len(data) <= part_bytes:
+        return [data]
+    stream, parts, start = create_InputStream(data), [], 0
+    while stream.size() > 0:
+        coder_impl.decode_from_stream(stream, True)
+        end = len(data) - stream.size()
+        if end - start >= part_bytes:
+            parts.append(data[start:end])
+            start = end
+    if start < len(data):
+        parts.append(data[start:])
+    return parts
+
+
+def send_inputs_in_parts(part_bytes: int = FLUSH_BYTES) -> bool:
+    """Have the local runner (``FnApiRunner``) send a worker each stage's input in
+    messages of about ``part_bytes``; whether this Beam is one it applies to.
+    Beam writes a worker's whole share of a stage into one message, a grouped one as
+    one string, and the worker holds it while the bundle runs. Idempotent."""
+    try:
+        from apache_beam.runners.portability.fn_api_runner import execution, fn_runner
+    except ImportError:
+        return False
+    grouping, manager = execution.GroupingBuffer, fn_runner.BundleManager
+    with _PATCH_LOCK:
+        partition = grouping.partition
+        if getattr(partition, "in_parts", False):
+            return True
+        send = getattr(manager, "_send_input_to_worker", None)
+        if send is None:
+            return False
+
+        def partition_in_parts(self, n: int) -> list[list[bytes]]:
+            fresh = not self._grouped_output
+            out = partition(self, n)
+            coder = getattr(self, "_post_grouped_coder", None)
+            if fresh and coder is not None:
+                impl = coder.get_impl()
+                out = [[p for data in part for p in split_encoded(data, impl, part_bytes)]
+                       for part in out]
+                self._grouped_output = out
+            return out
+
+        def send_in_parts(self, process_bundle_id, read_transform_id, byte_streams) -> None:
+            data_out = self._worker_handler.data_conn.output_stream(
+                process_bundle_id, read_transform_id)
+            if getattr(data_out, "_size_flush_threshold", 0) > part_bytes:
+                data_out._size_flush_threshold = part_bytes
+            flush = getattr(data_out, "maybe_flush", lambda: None)
+            for byte_stream in (byte_streams or []):
+                data_out.write(byte_stream)
+                flush()
+            data_out.close()
+        partition_in_parts.in_parts = True
+        grouping.partition = partition_in_parts
+        manager._send_input_to_worker = send_in_parts
         return True
 
 
