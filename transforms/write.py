@@ -116,8 +116,8 @@ class ParquetFileSink(fileio.FileSink):
     sinks open in one bundle share (its writers, a table each; ``_bundle_scope``): once
     the rows they buffer cost ``batch_bytes`` (``row_bytes``), the sink holding most
     converts its rows; once their batches hold ``group_bytes`` of Arrow data, the sink
-    holding most writes a row group. A sink also converts at ``batch_rows`` rows and writes at
-    ``group_rows``. So a bundle's writers hold a bounded amount together, however many
+    holding most writes a row group. A sink also converts at ``batch_rows`` rows and
+    writes at ``group_rows``. So a bundle's writers hold a bounded amount together, however many
     rows or tables it writes (articles carry their whole text), and each row group
     holds at least a fair share of the budget."""
 
@@ -131,7 +131,6 @@ class ParquetFileSink(fileio.FileSink):
         self._rows: list[dict] = []
         self._row_bytes = 0
         self._batches: list[pa.RecordBatch] = []
-        self._arrow_bytes = 0
         self._scope = None
         self._trimmer = HeapTrimmer()
 
@@ -144,12 +143,15 @@ class ParquetFileSink(fileio.FileSink):
         return_large_blocks()  # where ``pipeline`` was not imported first (remote workers)
         few_arenas()
         self._writer = pq.ParquetWriter(fh, self.schema, compression=self.codec)
-        self._rows, self._row_bytes, self._batches, self._arrow_bytes = [], 0, [], 0
+        self._rows, self._row_bytes, self._batches = [], 0, []
         self._scope = _bundle_scope()
         _open_sinks().add(self)
 
     def _peers(self) -> list[ParquetFileSink]:
         return [s for s in _open_sinks() if s._writer is not None and s._scope is self._scope]
+
+    def _arrow_bytes(self) -> int:
+        return sum(b.nbytes for b in self._batches)
 
     def _abandon(self) -> None:
         """This bundle failed: its sinks leave the budget (their files are not kept)."""
@@ -159,23 +161,21 @@ class ParquetFileSink(fileio.FileSink):
 
     def _to_batch(self) -> None:
         if self._rows:
-            batch = pa.RecordBatch.from_pylist(self._rows, schema=self.schema)
-            self._batches.append(batch)
-            self._arrow_bytes += batch.nbytes
+            self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
             self._rows, self._row_bytes = [], 0
             self._trimmer.tick()
             if sum(b.num_rows for b in self._batches) >= self.group_rows:
                 self._write_group()
                 return
             peers = self._peers()
-            if sum(s._arrow_bytes for s in peers) >= self.group_bytes:
-                max(peers, key=lambda s: s._arrow_bytes)._write_group()
+            if sum(s._arrow_bytes() for s in peers) >= self.group_bytes:
+                max(peers, key=lambda s: s._arrow_bytes())._write_group()
 
     def _write_group(self) -> None:
         if self._batches:  # one row group per call
             self._writer.write_table(pa.Table.from_batches(self._batches, schema=self.schema),
                                      row_group_size=self.group_rows)
-            self._batches, self._arrow_bytes = [], 0
+            self._batches = []
 
     def write(self, record: tuple[str, dict]) -> None:
         row = record[1]

@@ -191,8 +191,7 @@ def send_inputs_in_parts(part_bytes: int = FLUSH_BYTES) -> bool:
         partition = grouping.partition
         if getattr(partition, "in_parts", False):
             return True
-        send = getattr(manager, "_send_input_to_worker", None)
-        if send is None:
+        if not hasattr(manager, "_send_input_to_worker"):  # another runner's layout
             return False
 
         def partition_in_parts(self, n: int) -> list[list[bytes]]:
